@@ -1,0 +1,70 @@
+"""The backtest request: which controller config, over which window, with which fill model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator, model_validator
+
+from hbbacktest.config.controller import ControllerConfigBase
+from hbbacktest.core.time import format_time, interval_to_seconds, parse_time
+
+FillModelName = Literal["hummingbot", "touch"]
+
+
+def canonical_json(data: Any) -> str:
+    """Serialise to JSON with sorted keys and no whitespace: equal data gives equal text."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+class BacktestRequest(BaseModel):
+    """One backtest: a validated controller config plus the run's window and engine options.
+
+    Attributes:
+        config: the controller config (see ``hbbacktest.load_controller_config``).
+        start: first bar, UTC epoch seconds (a date string or milliseconds are accepted).
+        end: last bar, UTC epoch seconds, inclusive.
+        backtesting_resolution: the bar interval the engine steps through, default ``"1m"``.
+        trade_cost: fee per side as a fraction of notional, default 0.0006 (0.06 %).
+        fill_model: ``"hummingbot"`` (Hummingbot-compatible, default) or ``"touch"``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: SerializeAsAny[ControllerConfigBase]
+    start: int
+    end: int
+    backtesting_resolution: str = "1m"
+    trade_cost: float = Field(default=0.0006, ge=0, lt=0.1)
+    fill_model: FillModelName = "hummingbot"
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _parse_times(cls, value: Any) -> int:
+        return parse_time(value)
+
+    @field_validator("backtesting_resolution")
+    @classmethod
+    def _check_resolution(cls, value: str) -> str:
+        interval_to_seconds(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check_window(self) -> BacktestRequest:
+        if self.start >= self.end:
+            raise ValueError(
+                f"start ({format_time(self.start)}) must be before end ({format_time(self.end)})"
+            )
+        return self
+
+    @property
+    def resolution_s(self) -> int:
+        """The bar interval in seconds."""
+        return interval_to_seconds(self.backtesting_resolution)
+
+    @property
+    def config_id(self) -> str:
+        """SHA-256 of the request's canonical JSON: the run id, cache key and sweep resume key."""
+        return hashlib.sha256(canonical_json(self.model_dump(mode="json")).encode()).hexdigest()

@@ -1,0 +1,20 @@
+"""Controllers: per-run feature computation and the per-family decision rules' parameters."""
+
+from hbbacktest.controllers.base import (
+    ControllerBase,
+    FeatureTable,
+    Level,
+    MarketData,
+    MarketMakingControllerBase,
+)
+from hbbacktest.controllers.registry import ControllerRegistry, default_registry
+
+__all__ = [
+    "ControllerBase",
+    "ControllerRegistry",
+    "FeatureTable",
+    "Level",
+    "MarketData",
+    "MarketMakingControllerBase",
+    "default_registry",
+]

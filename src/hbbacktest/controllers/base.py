@@ -1,0 +1,153 @@
+"""Controller bases.
+
+A controller has two parts, like backtesting.py's ``Strategy.init``/``next``:
+
+1. :meth:`ControllerBase.compute_features` runs **once per run**, vectorised, over the candles the
+   controller asked for (warm-up history included). It returns a :class:`FeatureTable` stamped
+   with the *open time and interval of the candles it was computed from*. The engine — not the
+   controller — aligns it to the bars, showing row ``i`` only once its candle has closed. A
+   controller therefore cannot look ahead, however it computes its features.
+2. The family's decision rules (market making: one executor per level, refresh, cooldown) run
+   per bar inside the engine, parameterised by the controller's config and levels.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from hbbacktest.config.controller import (
+    CandlesConfig,
+    ControllerConfigBase,
+    MarketMakingControllerConfigBase,
+)
+from hbbacktest.core.enums import TradeType
+from hbbacktest.core.time import interval_to_seconds
+from hbbacktest.data.candles import Candles
+
+C = TypeVar("C", bound=ControllerConfigBase)
+
+@dataclass(frozen=True)
+class MarketData:
+    """What a controller may read while computing features.
+
+    Attributes:
+        bars: the trading market's candles at the backtest resolution, warm-up included.
+        feeds: candles of each ``(connector, trading_pair, interval)`` the controller declared
+            in :meth:`ControllerBase.candles_configs`, warm-up included.
+        start: first bar of the backtest window (epoch seconds); rows before it are history.
+    """
+
+    bars: Candles
+    feeds: Mapping[tuple[str, str, str], Candles]
+    start: int
+
+    def candles(self, connector: str, trading_pair: str, interval: str) -> Candles:
+        """Candles of a declared feed."""
+        return self.feeds[(connector, trading_pair.upper(), interval)]
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Feature columns computed from one candle series.
+
+    Attributes:
+        ts: open times (epoch seconds) of the candles the rows were computed from.
+        interval_s: interval of those candles; row ``i`` is visible from ``ts[i] + interval_s``.
+        columns: name → float array, one value per row (NaN = not available yet).
+    """
+
+    ts: np.ndarray
+    interval_s: int
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Level:
+    """One market-making level: an order side, a spread and an amount.
+
+    ``amount_quote`` is the order's value in quote currency (the base amount is
+    ``amount_quote / price``); ``amount_base``, when set, is a fixed base amount instead.
+    """
+
+    level_id: str
+    side: TradeType
+    spread: float
+    amount_quote: float = float("nan")
+    amount_base: float = float("nan")
+
+
+class ControllerBase(ABC, Generic[C]):
+    """Base of every controller. Subclasses set ``config_class`` and override the hooks."""
+
+    config_class: type[ControllerConfigBase] = ControllerConfigBase
+
+    def __init__(self, config: C) -> None:
+        self.config = config
+
+    def candles_configs(self) -> list[CandlesConfig]:
+        """Candle feeds the controller reads besides the trading bars (default: the config's)."""
+        return list(self.config.candles_config)
+
+    def warnings(self) -> list[str]:
+        """Recoverable oddities of this controller's setup, reported in ``result.warnings``."""
+        return []
+
+    def compute_features(self, data: MarketData) -> FeatureTable:
+        """Features computed once per run; default: none (an empty table on the bars)."""
+        bars = data.bars
+        return FeatureTable(ts=bars.ts, interval_s=bars.interval_s)
+
+
+M = TypeVar("M", bound=MarketMakingControllerConfigBase)
+
+
+class MarketMakingControllerBase(ControllerBase[M]):
+    """Market making as Hummingbot's ``MarketMakingControllerBase``.
+
+    Each level quotes ``reference_price * (1 ∓ spread * spread_multiplier)``; the default
+    reference price is the bar's close and the multiplier 1. Subclasses override
+    :meth:`compute_features` to return ``reference_price`` and ``spread_multiplier`` columns,
+    and :meth:`levels` to change spreads or amounts.
+    """
+
+    config_class = MarketMakingControllerConfigBase
+
+    def levels(self) -> list[Level]:
+        """The levels ``buy_0 … sell_n`` with their spreads and quote amounts."""
+        result = []
+        for side in (TradeType.BUY, TradeType.SELL):
+            spreads, amounts = self.config.spreads_and_amounts_quote(side)
+            for index, (spread, amount) in enumerate(zip(spreads, amounts, strict=True)):
+                result.append(Level(f"{side.name.lower()}_{index}", side, spread, amount_quote=amount))
+        return result
+
+    def compute_features(self, data: MarketData) -> FeatureTable:
+        """Reference price = the bar's close, spread multiplier = 1 (pmm_simple's behaviour)."""
+        bars = data.bars
+        close = bars.close
+        return FeatureTable(
+            ts=bars.ts,
+            interval_s=bars.interval_s,
+            columns={"reference_price": close, "spread_multiplier": np.ones_like(close)},
+        )
+
+    def warnings(self) -> list[str]:
+        """Explain what the engine does not simulate for this config."""
+        notes = []
+        if not self.config.is_perpetual and not self.config.skip_rebalance:
+            notes.append(
+                "spot inventory rebalancing (skip_rebalance: false) is not simulated yet; results "
+                "are those of skip_rebalance: true"
+            )
+        return notes
+
+
+def candles_feed(config: CandlesConfig) -> tuple[str, str, str]:
+    """The key of a feed in :attr:`MarketData.feeds`."""
+    interval_to_seconds(config.interval)
+    return (config.connector, config.trading_pair.upper(), config.interval)

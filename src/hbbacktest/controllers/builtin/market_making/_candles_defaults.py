@@ -1,0 +1,46 @@
+"""Shared by controllers whose ``candles_connector``/``candles_trading_pair`` may be omitted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class CandlesSourceMixin(BaseModel):
+    """Fills ``candles_connector``/``candles_trading_pair`` from the trading market when absent."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", validate_default=True)
+
+    candles_connector: str | None = None
+    candles_trading_pair: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_candles_source(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if not data.get("candles_connector"):
+                data.pop("candles_connector", None)
+            if not data.get("candles_trading_pair"):
+                data.pop("candles_trading_pair", None)
+        return data
+
+    def candles_source(self) -> tuple[str, str]:
+        """The (connector, trading_pair) the controller's candles come from."""
+        connector = self.candles_connector or getattr(self, "connector_name")  # noqa: B009
+        pair = self.candles_trading_pair or getattr(self, "trading_pair")  # noqa: B009
+        return connector, pair.upper()
+
+    def candles_source_warnings(self) -> list[str]:
+        """Say which candle fields were defaulted."""
+        notes = []
+        if self.candles_connector is None:
+            notes.append(
+                f"candles_connector is not set; using connector_name {self.candles_source()[0]!r}"
+            )
+        if self.candles_trading_pair is None:
+            notes.append(
+                f"candles_trading_pair is not set; using trading_pair {self.candles_source()[1]!r}"
+            )
+        return notes

@@ -1,0 +1,1 @@
+"""Leaf package: errors, enums and time helpers shared by every layer."""

@@ -1,0 +1,162 @@
+"""Request + candles + controller → raw executor records. Pure: no I/O, no global state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hbbacktest.config.controller import MarketMakingControllerConfigBase
+from hbbacktest.controllers.base import (
+    ControllerBase,
+    FeatureTable,
+    Level,
+    MarketData,
+    MarketMakingControllerBase,
+)
+from hbbacktest.core.enums import FillModel, OrderType
+from hbbacktest.core.errors import ControllerError, InternalError
+from hbbacktest.data.candles import Candles
+from hbbacktest.engine import nb
+from hbbacktest.engine.records import (
+    N_PARAMS,
+    P_COOLDOWN_S,
+    P_FEE,
+    P_FILL_MODEL,
+    P_OPEN_IS_LIMIT,
+    P_REFRESH_S,
+    P_STOP_LOSS,
+    P_TAKE_PROFIT,
+    P_TIME_LIMIT_S,
+    P_TP_IS_LIMIT,
+    P_TRAIL_ACTIVATION,
+    P_TRAIL_DELTA,
+    to_records,
+)
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """Engine options of one run.
+
+    Attributes:
+        fill_model: HUMMINGBOT (upstream-compatible) or TOUCH (realistic).
+        trade_cost: fee per side, fraction of notional.
+    """
+
+    fill_model: FillModel = FillModel.HUMMINGBOT
+    trade_cost: float = 0.0006
+
+
+@dataclass(frozen=True)
+class RawRun:
+    """What the engine produced, before metrics.
+
+    Attributes:
+        bars: the stepped bars, warm-up history included.
+        start_row: first row of the backtest window in ``bars``.
+        records: executor records (``records.EXECUTOR_DTYPE``), in creation order.
+        levels: the level each record's ``level`` indexes.
+        features: feature columns aligned to ``bars`` (NaN before a value is visible).
+    """
+
+    bars: Candles
+    start_row: int
+    records: np.ndarray
+    levels: list[Level]
+    features: dict[str, np.ndarray]
+
+
+def align_features(table: FeatureTable, bar_ts: np.ndarray, resolution_s: int) -> dict[str, np.ndarray]:
+    """Show each feature row to a bar only once the candle it came from has closed.
+
+    The decision at bar ``k`` is taken at its close, ``bar_ts[k] + resolution_s``; a row computed
+    from a candle opened at ``t`` with interval ``I`` is visible from ``t + I``. The result holds,
+    for each bar, the latest visible row (NaN before the first). This is the only place where
+    features meet bars, which is why no controller can look ahead.
+    """
+    visible_from = np.asarray(table.ts, dtype=np.int64) + int(table.interval_s)
+    if visible_from.shape[0] > 1 and np.any(np.diff(visible_from) <= 0):
+        raise InternalError("feature table timestamps must be strictly increasing")
+    index = np.searchsorted(visible_from, bar_ts + resolution_s, side="right") - 1
+    seen = index >= 0
+    safe = np.where(seen, index, 0)
+    aligned = {}
+    for name, values in table.columns.items():
+        column = np.asarray(values, dtype=np.float64)
+        if column.shape[0] != visible_from.shape[0]:
+            raise ControllerError(
+                f"feature {name!r} has {column.shape[0]} values for {visible_from.shape[0]} candles"
+            )
+        if column.shape[0] == 0:
+            aligned[name] = np.full(bar_ts.shape[0], np.nan)
+        else:
+            aligned[name] = np.where(seen, column[safe], np.nan)
+    return aligned
+
+
+def _barrier_params(config: MarketMakingControllerConfigBase, params: EngineParams) -> np.ndarray:
+    vector = np.full(N_PARAMS, np.nan)
+    barrier = config.triple_barrier_config
+    vector[P_FEE] = params.trade_cost
+    if barrier.take_profit is not None:
+        vector[P_TAKE_PROFIT] = barrier.take_profit
+    if barrier.stop_loss is not None:
+        vector[P_STOP_LOSS] = barrier.stop_loss
+    if barrier.trailing_stop is not None:
+        vector[P_TRAIL_ACTIVATION] = barrier.trailing_stop.activation_price
+        vector[P_TRAIL_DELTA] = barrier.trailing_stop.trailing_delta
+    if barrier.time_limit is not None:
+        vector[P_TIME_LIMIT_S] = barrier.time_limit
+    vector[P_REFRESH_S] = config.executor_refresh_time
+    vector[P_COOLDOWN_S] = config.cooldown_time
+    vector[P_TP_IS_LIMIT] = 1.0 if barrier.take_profit_order_type.is_limit_type() else 0.0
+    vector[P_OPEN_IS_LIMIT] = 1.0 if barrier.open_order_type is not OrderType.MARKET else 0.0
+    vector[P_FILL_MODEL] = float(params.fill_model)
+    return vector
+
+
+def _features(controller: ControllerBase[Any], market: MarketData) -> FeatureTable:
+    try:
+        return controller.compute_features(market)
+    except Exception as exc:  # noqa: BLE001 - user/controller code: report, never crash
+        raise ControllerError(
+            f"controller {controller.config.controller_name!r} failed while computing features: "
+            f"{type(exc).__name__}: {exc}",
+            controller_name=controller.config.controller_name,
+        ) from exc
+
+
+def run_controller(controller: ControllerBase[Any], market: MarketData, params: EngineParams) -> RawRun:
+    """Simulate ``controller`` over ``market.bars`` from ``market.start`` to the last bar.
+
+    Raises:
+        ControllerError: when the controller's own code fails.
+    """
+    bars = market.bars
+    start_row = int(np.searchsorted(bars.ts, market.start, side="left"))
+    table = _features(controller, market)
+    features = align_features(table, bars.ts, bars.interval_s)
+    if isinstance(controller, MarketMakingControllerBase):
+        levels = controller.levels()
+        matrix = nb.market_making_nb(
+            bars.ts,
+            bars.open,
+            bars.high,
+            bars.low,
+            bars.close,
+            start_row,
+            features["reference_price"],
+            features["spread_multiplier"],
+            np.array([float(level.side) for level in levels]),
+            np.array([level.spread for level in levels]),
+            np.array([level.amount_quote for level in levels]),
+            np.array([level.amount_base for level in levels]),
+            _barrier_params(controller.config, params),
+        )
+    else:
+        raise InternalError(f"no engine loop for {type(controller).__name__}")
+    records = to_records(matrix)
+    order = np.lexsort((records["level"], records["created_row"]))
+    return RawRun(bars=bars, start_row=start_row, records=records[order], levels=levels, features=features)

@@ -1,0 +1,7 @@
+"""Pure functions from raw executor records to Hummingbot-format results."""
+
+from hbbacktest.metrics.result import BacktestResult, build_result
+from hbbacktest.metrics.summary import empty_summary, summarize_results
+from hbbacktest.metrics.timeseries import pnl_timeseries
+
+__all__ = ["BacktestResult", "build_result", "empty_summary", "pnl_timeseries", "summarize_results"]

@@ -1,0 +1,199 @@
+"""The backtest result: Hummingbot's shape (``executors``, ``processed_data``, ``results``) plus
+``pnl_timeseries``, ``warnings`` and run metadata, always strict JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hbbacktest.config.request import BacktestRequest
+from hbbacktest.core.enums import CloseType, TradeType
+from hbbacktest.engine.backtest import RawRun
+from hbbacktest.metrics.summary import summarize_results
+from hbbacktest.metrics.timeseries import pnl_timeseries
+
+EXECUTOR_TYPE = "position_executor"
+
+
+def finite_or_none(value: Any) -> Any:
+    """NaN and ±inf become None; NumPy scalars become Python numbers."""
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
+
+
+def _column(values: np.ndarray) -> list[Any]:
+    if values.dtype.kind in "iub":
+        return values.tolist()  # type: ignore[no-any-return]
+    as_float = values.astype(np.float64)
+    listed: list[Any] = as_float.tolist()
+    if not np.isfinite(as_float).all():
+        listed = [v if math.isfinite(v) else None for v in listed]
+    return listed
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """A finished backtest.
+
+    Attributes:
+        request: what was run.
+        results: Hummingbot's ``summarize_results`` keys (finite numbers).
+        records: one row per executor (``engine.records.EXECUTOR_DTYPE``), creation order.
+        level_ids: level id of each record.
+        bar_ts: open time of every stepped bar (warm-up included); records' rows index it.
+        start_row: first bar of the window.
+        features: aligned feature columns over the window.
+        timeseries: per-bar PnL columns over the window.
+        warnings: recoverable problems met on the way (never silent).
+        data_source: where the candles came from (``demo`` data is synthetic).
+    """
+
+    request: BacktestRequest
+    results: dict[str, Any]
+    records: np.ndarray
+    level_ids: list[str]
+    bar_ts: np.ndarray
+    start_row: int
+    features: dict[str, np.ndarray]
+    timeseries: dict[str, np.ndarray]
+    warnings: list[str] = field(default_factory=list)
+    data_source: str = ""
+
+    @property
+    def run_id(self) -> str:
+        """The request's ``config_id``."""
+        return self.request.config_id
+
+    def executors(self) -> list[dict[str, Any]]:
+        """Executors in Hummingbot's ``ExecutorInfo`` shape, plus flat convenience fields."""
+        config = self.request.config
+        barrier = getattr(config, "triple_barrier_config", None)
+        barrier_json = barrier.model_dump(mode="json") if barrier is not None else None
+        if barrier_json is not None:
+            for key in ("open_order_type", "take_profit_order_type", "stop_loss_order_type",
+                        "time_limit_order_type"):
+                barrier_json[key] = barrier.__getattribute__(key).name
+        leverage = getattr(config, "leverage", 1)
+        prefix = self.run_id[:12]
+        ts = self.bar_ts
+        rec = self.records
+        out = []
+        for i in range(rec.shape[0]):
+            row = rec[i]
+            side = TradeType(int(row["side"])).name
+            level_id = self.level_ids[i]
+            created = int(ts[row["created_row"]])
+            filled = int(row["fill_row"]) >= 0
+            executor_id = f"{prefix}-{i}"
+            fill_price = finite_or_none(row["fill_price"])
+            exit_price = finite_or_none(row["exit_price"])
+            close_price = exit_price if exit_price is not None else float(row["entry_price"])
+            out.append(
+                {
+                    "id": executor_id,
+                    "timestamp": created,
+                    "type": EXECUTOR_TYPE,
+                    "status": "TERMINATED",
+                    "config": {
+                        "id": executor_id,
+                        "type": EXECUTOR_TYPE,
+                        "timestamp": created,
+                        "controller_id": config.id,
+                        "connector_name": config.connector_name,
+                        "trading_pair": config.trading_pair,
+                        "side": side,
+                        "entry_price": float(row["entry_price"]),
+                        "amount": float(row["amount_base"]),
+                        "triple_barrier_config": barrier_json,
+                        "leverage": leverage,
+                        "level_id": level_id,
+                    },
+                    "net_pnl_pct": float(row["net_pnl_pct"]),
+                    "net_pnl_quote": float(row["net_pnl_quote"]),
+                    "cum_fees_quote": float(row["cum_fees_quote"]),
+                    "filled_amount_quote": float(row["filled_amount_quote"]),
+                    "is_active": False,
+                    "is_trading": False,
+                    "custom_info": {
+                        "close_price": close_price,
+                        "level_id": level_id,
+                        "side": side,
+                        "current_position_average_price": fill_price,
+                    },
+                    "close_timestamp": int(ts[row["close_row"]]),
+                    "close_type": CloseType(int(row["close_type"])).name,
+                    "controller_id": config.id,
+                    "level_id": level_id,
+                    "side": side,
+                    "entry_price": float(row["entry_price"]),
+                    "amount": float(row["amount_base"]),
+                    "fill_timestamp": int(ts[row["fill_row"]]) if filled else None,
+                    "fill_price": fill_price,
+                    "exit_price": exit_price,
+                }
+            )
+        return out
+
+    def processed_data(self) -> dict[str, Any]:
+        """The features the controller used, per bar of the window (columnar)."""
+        columns = {"timestamp": _column(self.bar_ts[self.start_row :])}
+        for name, values in self.features.items():
+            columns[name] = _column(values[self.start_row :])
+        last = {name: finite_or_none(values[-1]) for name, values in self.features.items() if len(values)}
+        return {"features": columns, **{k: v for k, v in last.items() if k in ("reference_price", "spread_multiplier")}}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, as plain JSON-able data with no NaN or infinity."""
+        return {
+            "run_id": self.run_id,
+            "request": self.request.model_dump(mode="json"),
+            "data_source": self.data_source,
+            "results": {k: finite_or_none(v) if not isinstance(v, dict) else v for k, v in self.results.items()},
+            "executors": self.executors(),
+            "processed_data": self.processed_data(),
+            "pnl_timeseries": {name: _column(values) for name, values in self.timeseries.items()},
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """Strict JSON (``allow_nan=False``: a NaN here is a bug and raises)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, sort_keys=False)
+
+
+def build_result(
+    request: BacktestRequest, raw: RawRun, *, warnings: list[str], data_source: str
+) -> BacktestResult:
+    """Assemble the result of a finished engine run."""
+    timeseries = pnl_timeseries(raw.records, raw.bars.ts, raw.start_row)
+    results = summarize_results(raw.records, request.config.total_amount_quote, timeseries["total_pnl"])
+    notes = list(warnings)
+    if raw.records.shape[0] == 0:
+        notes.append(
+            "no executors were created: no bar had valid features (check the warm-up history and "
+            "indicator lengths) or the window is shorter than two bars"
+        )
+    elif results["total_positions"] == 0:
+        notes.append(
+            "no order was filled: every executor ended without a position (spreads may be too wide "
+            "for this market, or executor_refresh_time too short)"
+        )
+    return BacktestResult(
+        request=request,
+        results=results,
+        records=raw.records,
+        level_ids=[raw.levels[int(i)].level_id for i in raw.records["level"]],
+        bar_ts=raw.bars.ts,
+        start_row=raw.start_row,
+        features=raw.features,
+        timeseries=timeseries,
+        warnings=notes,
+        data_source=data_source,
+    )
