@@ -28,8 +28,11 @@ class _Frozen(BaseModel):
 
 
 class TrailingStop(_Frozen):
-    """Trailing stop: activates once net PnL % exceeds ``activation_price``; then closes when it
-    falls ``trailing_delta`` below its best value since activation (both fractions, 0.01 = 1 %)."""
+    """Trailing stop of a position (fractions, 0.01 = 1 %).
+
+    It activates once net PnL % exceeds ``activation_price``, then closes the position when PnL
+    falls ``trailing_delta`` below its best value since activation.
+    """
 
     activation_price: float = Field(ge=0)
     trailing_delta: float = Field(gt=0)

@@ -16,7 +16,9 @@ FillModelName = Literal["hummingbot", "touch"]
 
 def canonical_json(data: Any) -> str:
     """Serialise to JSON with sorted keys and no whitespace: equal data gives equal text."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
 
 
 class BacktestRequest(BaseModel):

@@ -31,6 +31,7 @@ from hbbacktest.data.candles import Candles
 
 C = TypeVar("C", bound=ControllerConfigBase)
 
+
 @dataclass(frozen=True)
 class MarketData:
     """What a controller may read while computing features.
@@ -123,7 +124,9 @@ class MarketMakingControllerBase(ControllerBase[M]):
         for side in (TradeType.BUY, TradeType.SELL):
             spreads, amounts = self.config.spreads_and_amounts_quote(side)
             for index, (spread, amount) in enumerate(zip(spreads, amounts, strict=True)):
-                result.append(Level(f"{side.name.lower()}_{index}", side, spread, amount_quote=amount))
+                result.append(
+                    Level(f"{side.name.lower()}_{index}", side, spread, amount_quote=amount)
+                )
         return result
 
     def compute_features(self, data: MarketData) -> FeatureTable:

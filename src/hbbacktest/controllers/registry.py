@@ -36,7 +36,9 @@ class ControllerRegistry:
     Built with the built-ins by default; nothing is imported from a name a request carries.
     """
 
-    def __init__(self, controllers: Iterable[type[ControllerBase[Any]]] = BUILTIN_CONTROLLERS) -> None:
+    def __init__(
+        self, controllers: Iterable[type[ControllerBase[Any]]] = BUILTIN_CONTROLLERS
+    ) -> None:
         self._controllers = {_name_of(c): c for c in controllers}
 
     def names(self) -> list[str]:
@@ -71,7 +73,9 @@ class ControllerRegistry:
         if isinstance(data, ControllerConfigBase):
             return data
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{source}: expected a mapping of config fields, got {type(data).__name__}")
+            raise ConfigError(
+                f"{source}: expected a mapping of config fields, got {type(data).__name__}"
+            )
         name = data.get("controller_name")
         if not name or not isinstance(name, str):
             raise ConfigError(

@@ -54,8 +54,8 @@ def normalize_frame(raw: pd.DataFrame, *, source: str = "candles") -> pd.DataFra
         numeric = pd.to_numeric(stamps, errors="coerce")
         if numeric.isna().any():
             try:
-                ts = pd.to_datetime(stamps, utc=True).astype("datetime64[s, UTC]").astype("int64")
-                ts = ts.to_numpy()
+                parsed = pd.to_datetime(stamps, utc=True).astype("datetime64[s, UTC]")
+                ts = parsed.astype("int64").to_numpy()
             except (ValueError, TypeError):
                 bad = numeric.isna().to_numpy()
                 first = int(np.flatnonzero(bad)[0])
@@ -91,7 +91,9 @@ def validate_frame(frame: pd.DataFrame, *, source: str) -> None:
         )
     if (steps < 0).any():
         back = np.concatenate([[False], steps < 0])
-        raise DataError(f"{source}: rows are not sorted by time; first out of order at {_rows(frame, back)}")
+        raise DataError(
+            f"{source}: rows are not sorted by time; first out of order at {_rows(frame, back)}"
+        )
     o, h, low, c = (frame[k].to_numpy() for k in ("open", "high", "low", "close"))
     bad_high = h < np.maximum(o, c)
     if bad_high.any():
@@ -101,7 +103,9 @@ def validate_frame(frame: pd.DataFrame, *, source: str) -> None:
         raise DataError(f"{source}: low > min(open, close) at {_rows(frame, bad_low)}")
     bad_price = (np.minimum.reduce([o, h, low, c]) <= 0) | (frame["volume"].to_numpy() < 0)
     if bad_price.any():
-        raise DataError(f"{source}: non-positive price or negative volume at {_rows(frame, bad_price)}")
+        raise DataError(
+            f"{source}: non-positive price or negative volume at {_rows(frame, bad_price)}"
+        )
 
 
 def infer_interval_s(ts: np.ndarray) -> int | None:

@@ -130,7 +130,7 @@ class CandleStore:
         for name in names:
             try:
                 valid.append((interval_to_seconds(name), name))
-            except Exception:  # noqa: BLE001 - a stray file name is not our problem here
+            except Exception:
                 continue
         return [name for _, name in sorted(valid)]
 
@@ -171,9 +171,13 @@ class CandleStore:
             # Read whole buckets so the first resampled candle is complete.
             lo = None if start is None else start - start % step
             hi = None if end is None else end + step - 1
-            fine = Candles.from_frame(self._read(self.path(connector, trading_pair, source)), source_step)
+            fine = Candles.from_frame(
+                self._read(self.path(connector, trading_pair, source)), source_step
+            )
             if lo is not None or hi is not None:
-                fine = fine.between(lo if lo is not None else -(2**62), hi if hi is not None else 2**62)
+                fine = fine.between(
+                    lo if lo is not None else -(2**62), hi if hi is not None else 2**62
+                )
             candles = resample(fine, step)
         if start is not None or end is not None:
             candles = candles.between(

@@ -68,7 +68,9 @@ class RawRun:
     features: dict[str, np.ndarray]
 
 
-def align_features(table: FeatureTable, bar_ts: np.ndarray, resolution_s: int) -> dict[str, np.ndarray]:
+def align_features(
+    table: FeatureTable, bar_ts: np.ndarray, resolution_s: int
+) -> dict[str, np.ndarray]:
     """Show each feature row to a bar only once the candle it came from has closed.
 
     The decision at bar ``k`` is taken at its close, ``bar_ts[k] + resolution_s``; a row computed
@@ -120,7 +122,7 @@ def _barrier_params(config: MarketMakingControllerConfigBase, params: EnginePara
 def _features(controller: ControllerBase[Any], market: MarketData) -> FeatureTable:
     try:
         return controller.compute_features(market)
-    except Exception as exc:  # noqa: BLE001 - user/controller code: report, never crash
+    except Exception as exc:
         raise ControllerError(
             f"controller {controller.config.controller_name!r} failed while computing features: "
             f"{type(exc).__name__}: {exc}",
@@ -128,7 +130,9 @@ def _features(controller: ControllerBase[Any], market: MarketData) -> FeatureTab
         ) from exc
 
 
-def run_controller(controller: ControllerBase[Any], market: MarketData, params: EngineParams) -> RawRun:
+def run_controller(
+    controller: ControllerBase[Any], market: MarketData, params: EngineParams
+) -> RawRun:
     """Simulate ``controller`` over ``market.bars`` from ``market.start`` to the last bar.
 
     Raises:
@@ -159,4 +163,6 @@ def run_controller(controller: ControllerBase[Any], market: MarketData, params: 
         raise InternalError(f"no engine loop for {type(controller).__name__}")
     records = to_records(matrix)
     order = np.lexsort((records["level"], records["created_row"]))
-    return RawRun(bars=bars, start_row=start_row, records=records[order], levels=levels, features=features)
+    return RawRun(
+        bars=bars, start_row=start_row, records=records[order], levels=levels, features=features
+    )

@@ -92,7 +92,7 @@ def _book_unfilled_nb(rec: np.ndarray, close_row: int, close_type: float) -> Non
 def position_hummingbot_nb(
     o: np.ndarray,
     h: np.ndarray,
-    l: np.ndarray,  # noqa: E741
+    l: np.ndarray,
     c: np.ndarray,
     k: int,
     stop_row: int,
@@ -150,7 +150,11 @@ def position_hummingbot_nb(
             close_row = t
             close_type = TAKE_PROFIT
             break
-        if has_sl and t > fill and ((is_buy and l[t] <= sl_price) or ((not is_buy) and h[t] >= sl_price)):
+        if (
+            has_sl
+            and t > fill
+            and ((is_buy and l[t] <= sl_price) or ((not is_buy) and h[t] >= sl_price))
+        ):
             close_row = t
             close_type = STOP_LOSS
             break
@@ -179,7 +183,7 @@ def position_hummingbot_nb(
 def position_touch_nb(
     o: np.ndarray,
     h: np.ndarray,
-    l: np.ndarray,  # noqa: E741
+    l: np.ndarray,
     c: np.ndarray,
     k: int,
     stop_row: int,
@@ -237,7 +241,11 @@ def position_touch_nb(
     close_row = w_end
     close_type = TIME_LIMIT
     exit_price = c[w_end]
-    if has_sl and fill > k and ((is_buy and l[fill] <= sl_price) or ((not is_buy) and h[fill] >= sl_price)):
+    if (
+        has_sl
+        and fill > k
+        and ((is_buy and l[fill] <= sl_price) or ((not is_buy) and h[fill] >= sl_price))
+    ):
         close_row = fill
         close_type = STOP_LOSS
         exit_price = sl_price
@@ -290,7 +298,7 @@ def simulate_position_nb(
     ts: np.ndarray,
     o: np.ndarray,
     h: np.ndarray,
-    l: np.ndarray,  # noqa: E741
+    l: np.ndarray,
     c: np.ndarray,
     k: int,
     stop_row: int,
@@ -324,7 +332,7 @@ def market_making_nb(
     ts: np.ndarray,
     o: np.ndarray,
     h: np.ndarray,
-    l: np.ndarray,  # noqa: E741
+    l: np.ndarray,
     c: np.ndarray,
     start_row: int,
     reference_price: np.ndarray,
@@ -341,8 +349,8 @@ def market_making_nb(
     while a feature is NaN). An unfilled executor is stopped (EARLY_STOP) at the first row more
     than ``executor_refresh_time`` after its creation; the level is free again one row later, as
     upstream creates before it stops. A closed executor frees its level on its close row, or after
-    ``cooldown_time`` for a stop loss. Nothing is created on the last row (upstream never reports
-    executors created there).
+    ``cooldown_time`` for a stop loss. Levels free on the last row get an executor there too,
+    which closes at once (TIME_LIMIT), as upstream reports them.
 
     Returns:
         A float matrix of executor records (``records.py`` columns).
@@ -356,7 +364,7 @@ def market_making_nb(
         side = level_side[lv]
         direction = -1.0 if side == BUY else 1.0
         k = start_row
-        while k <= n - 2:
+        while k <= n - 1:
             ref = reference_price[k]
             mult = spread_multiplier[k]
             price = ref * (1.0 + direction * level_spread[lv] * mult)

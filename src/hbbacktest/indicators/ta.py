@@ -26,7 +26,9 @@ def natr(high: np.ndarray, low: np.ndarray, close: np.ndarray, length: int) -> n
     return np.asarray(talib.NATR(_f64(high), _f64(low), _f64(close), timeperiod=length))
 
 
-def macd(close: np.ndarray, fast: int, slow: int, signal: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def macd(
+    close: np.ndarray, fast: int, slow: int, signal: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MACD line, signal line and histogram (TA-Lib ``MACD``; EMAs seeded with an SMA).
 
     ``pandas_ta.macd`` names these ``MACD_f_s_g``, ``MACDs_f_s_g`` and ``MACDh_f_s_g``.

@@ -1,5 +1,8 @@
-"""The backtest result: Hummingbot's shape (``executors``, ``processed_data``, ``results``) plus
-``pnl_timeseries``, ``warnings`` and run metadata, always strict JSON."""
+"""The backtest result, always strict JSON.
+
+Hummingbot's shape (``executors``, ``processed_data``, ``results``) plus ``pnl_timeseries``,
+``warnings`` and run metadata.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def finite_or_none(value: Any) -> Any:
 
 def _column(values: np.ndarray) -> list[Any]:
     if values.dtype.kind in "iub":
-        return values.tolist()  # type: ignore[no-any-return]
+        return list(values.tolist())
     as_float = values.astype(np.float64)
     listed: list[Any] = as_float.tolist()
     if not np.isfinite(as_float).all():
@@ -78,8 +81,12 @@ class BacktestResult:
         barrier = getattr(config, "triple_barrier_config", None)
         barrier_json = barrier.model_dump(mode="json") if barrier is not None else None
         if barrier_json is not None:
-            for key in ("open_order_type", "take_profit_order_type", "stop_loss_order_type",
-                        "time_limit_order_type"):
+            for key in (
+                "open_order_type",
+                "take_profit_order_type",
+                "stop_loss_order_type",
+                "time_limit_order_type",
+            ):
                 barrier_json[key] = barrier.__getattribute__(key).name
         leverage = getattr(config, "leverage", 1)
         prefix = self.run_id[:12]
@@ -147,8 +154,15 @@ class BacktestResult:
         columns = {"timestamp": _column(self.bar_ts[self.start_row :])}
         for name, values in self.features.items():
             columns[name] = _column(values[self.start_row :])
-        last = {name: finite_or_none(values[-1]) for name, values in self.features.items() if len(values)}
-        return {"features": columns, **{k: v for k, v in last.items() if k in ("reference_price", "spread_multiplier")}}
+        last = {
+            name: finite_or_none(values[-1])
+            for name, values in self.features.items()
+            if len(values)
+        }
+        return {
+            "features": columns,
+            **{k: v for k, v in last.items() if k in ("reference_price", "spread_multiplier")},
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, as plain JSON-able data with no NaN or infinity."""
@@ -156,7 +170,10 @@ class BacktestResult:
             "run_id": self.run_id,
             "request": self.request.model_dump(mode="json"),
             "data_source": self.data_source,
-            "results": {k: finite_or_none(v) if not isinstance(v, dict) else v for k, v in self.results.items()},
+            "results": {
+                k: finite_or_none(v) if not isinstance(v, dict) else v
+                for k, v in self.results.items()
+            },
             "executors": self.executors(),
             "processed_data": self.processed_data(),
             "pnl_timeseries": {name: _column(values) for name, values in self.timeseries.items()},
@@ -173,7 +190,9 @@ def build_result(
 ) -> BacktestResult:
     """Assemble the result of a finished engine run."""
     timeseries = pnl_timeseries(raw.records, raw.bars.ts, raw.start_row)
-    results = summarize_results(raw.records, request.config.total_amount_quote, timeseries["total_pnl"])
+    results = summarize_results(
+        raw.records, request.config.total_amount_quote, timeseries["total_pnl"]
+    )
     notes = list(warnings)
     if raw.records.shape[0] == 0:
         notes.append(

@@ -48,7 +48,9 @@ def _ratio(numerator: float, denominator: float, default: float = 0.0) -> float:
     return float(numerator / denominator) if denominator > 0 else default
 
 
-def drawdown_and_sharpe(total_pnl: np.ndarray, total_amount_quote: float) -> tuple[float, float, float]:
+def drawdown_and_sharpe(
+    total_pnl: np.ndarray, total_amount_quote: float
+) -> tuple[float, float, float]:
     """Max drawdown (quote, negative), max drawdown / capital, and Hummingbot's Sharpe ratio.
 
     Hummingbot's ``sharpe_ratio`` is ``mean / std`` (sample std) of the cumulative PnL curve
@@ -90,7 +92,9 @@ def summarize_results(
     losses = with_position & (pnl < 0)
     total_positions = int(with_position.sum())
     codes, counts = np.unique(records["close_type"], return_counts=True)
-    close_types = {CloseType(int(code)).name: int(count) for code, count in zip(codes, counts, strict=True)}
+    close_types = {
+        CloseType(int(code)).name: int(count) for code, count in zip(codes, counts, strict=True)
+    }
     total_won = float(pnl[wins].sum())
     total_lost = float(-pnl[losses].sum())
     max_drawdown, max_drawdown_pct, sharpe = drawdown_and_sharpe(total_pnl, total_amount_quote)

@@ -14,7 +14,9 @@ def _booked_row(records: np.ndarray) -> np.ndarray:
     return records["close_row"] + early.astype(np.int64)
 
 
-def pnl_timeseries(records: np.ndarray, bar_ts: np.ndarray, start_row: int) -> dict[str, np.ndarray]:
+def pnl_timeseries(
+    records: np.ndarray, bar_ts: np.ndarray, start_row: int
+) -> dict[str, np.ndarray]:
     """Per-bar columns from ``start_row`` on, like upstream's ``pnl_timeseries`` entries.
 
     Columns: ``timestamp``; ``executor_realized_pnl`` (cumulative net PnL of executors closed so

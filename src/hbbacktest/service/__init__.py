@@ -1,6 +1,12 @@
 """Use cases: the only package that wires config, data, engine and metrics together."""
 
-from hbbacktest.service.backtest import load_controller_config, run_backtest
+from hbbacktest.service.backtest import available_window, load_controller_config, run_backtest
 from hbbacktest.service.defaults import DEFAULT_CONFIG, default_request
 
-__all__ = ["DEFAULT_CONFIG", "default_request", "load_controller_config", "run_backtest"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "available_window",
+    "default_request",
+    "load_controller_config",
+    "run_backtest",
+]

@@ -26,7 +26,9 @@ from hbbacktest.metrics.result import BacktestResult, build_result
 
 
 def load_controller_config(
-    source: str | os.PathLike[str] | Mapping[str, Any], *, registry: ControllerRegistry | None = None
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    registry: ControllerRegistry | None = None,
 ) -> ControllerConfigBase:
     """Read and validate a controller config from a YAML/JSON file or a mapping.
 
@@ -51,7 +53,9 @@ def load_controller_config(
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}") from None
+        raise ConfigError(
+            f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}"
+        ) from None
     return registry.load_config(data, source=str(path))
 
 
@@ -118,10 +122,17 @@ def run_backtest(
     source = _CandleSource(store)
     warnings = config_warnings(config) + controller.warnings()
 
-    bars = source.load(config.connector_name, config.trading_pair, request.backtesting_resolution,
-                       request.start, request.end)
+    bars = source.load(
+        config.connector_name,
+        config.trading_pair,
+        request.backtesting_resolution,
+        request.start,
+        request.end,
+    )
     if len(bars) < 2:
-        available = source.coverage(config.connector_name, config.trading_pair, request.backtesting_resolution)
+        available = source.coverage(
+            config.connector_name, config.trading_pair, request.backtesting_resolution
+        )
         raise DataMissingError(
             f"fewer than two {request.backtesting_resolution} candles for {config.connector_name} "
             f"{config.trading_pair} between {format_time(request.start)} and {format_time(request.end)} "
@@ -131,12 +142,16 @@ def run_backtest(
         )
     step = request.resolution_s
     if bars.first_ts is not None and bars.first_ts - request.start >= step:
-        warnings.append(f"candles start at {format_time(bars.first_ts)} UTC, after the requested start")
+        warnings.append(
+            f"candles start at {format_time(bars.first_ts)} UTC, after the requested start"
+        )
     if bars.last_ts is not None and request.end - bars.last_ts >= step:
         warnings.append(f"candles end at {format_time(bars.last_ts)} UTC, before the requested end")
     gaps, missing = bars.gaps()
     if gaps:
-        warnings.append(f"the bars have {gaps} gap(s), {missing} missing candle(s); no decisions are taken inside gaps")
+        warnings.append(
+            f"the bars have {gaps} gap(s), {missing} missing candle(s); no decisions are taken inside gaps"
+        )
 
     feeds: dict[tuple[str, str, str], Candles] = {}
     for feed in controller.candles_configs():
@@ -155,6 +170,28 @@ def run_backtest(
     raw = run_controller(
         controller,
         MarketData(bars=bars, feeds=feeds, start=request.start),
-        EngineParams(fill_model=FillModel[request.fill_model.upper()], trade_cost=request.trade_cost),
+        EngineParams(
+            fill_model=FillModel[request.fill_model.upper()], trade_cost=request.trade_cost
+        ),
     )
-    return build_result(request, raw, warnings=warnings, data_source=source.describe(config.connector_name))
+    return build_result(
+        request, raw, warnings=warnings, data_source=source.describe(config.connector_name)
+    )
+
+
+def available_window(
+    connector: str, trading_pair: str, interval: str, *, store: CandleStore
+) -> tuple[int, int]:
+    """First and last candle open time available for a market (the demo's fixed coverage).
+
+    Raises:
+        DataMissingError: nothing is stored for that market and interval.
+    """
+    if connector == DEMO_CONNECTOR:
+        return DEMO_START, DEMO_END
+    candles = store.load(connector, trading_pair, interval)
+    if not len(candles):
+        raise DataMissingError(
+            f"the store holds no {interval} candles for {connector} {trading_pair}"
+        )
+    return int(candles.ts[0]), int(candles.ts[-1])

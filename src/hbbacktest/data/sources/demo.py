@@ -52,7 +52,9 @@ def _one_minute(trading_pair: str) -> Candles:
         drift[i : i + length] = rng.normal(0.0, 0.000006)
         i += length
     # Jumps: about one a day, ±0.5–3 %.
-    jumps = np.where(rng.random(n) < 1 / 1440, rng.choice([-1.0, 1.0], n) * rng.uniform(0.005, 0.03, n), 0.0)
+    jumps = np.where(
+        rng.random(n) < 1 / 1440, rng.choice([-1.0, 1.0], n) * rng.uniform(0.005, 0.03, n), 0.0
+    )
     returns = drift + sigma * rng.standard_t(5, n) * np.sqrt(3 / 5) + jumps
     base = trading_pair.upper().split("-")[0]
     start_price = _BASE_PRICES.get(base, 100.0) * float(np.exp(rng.normal(0, 0.05)))
@@ -70,7 +72,9 @@ def _one_minute(trading_pair: str) -> Candles:
     return Candles(ts, open_, high, low, close, volume, 60)
 
 
-def demo_candles(trading_pair: str, interval: str, start: int | None = None, end: int | None = None) -> Candles:
+def demo_candles(
+    trading_pair: str, interval: str, start: int | None = None, end: int | None = None
+) -> Candles:
     """Synthetic candles of the ``demo`` connector with open time in ``[start, end]``.
 
     Raises:
@@ -86,5 +90,7 @@ def demo_candles(trading_pair: str, interval: str, start: int | None = None, end
         )
     candles = _one_minute(trading_pair)
     if step % 60:
-        raise DataMissingError(f"the demo connector has 1m candles; {interval} is not a multiple of 1m")
+        raise DataMissingError(
+            f"the demo connector has 1m candles; {interval} is not a multiple of 1m"
+        )
     return resample(candles, step).between(lo, hi)

@@ -57,8 +57,14 @@ class PMMDynamic2Controller(MarketMakingControllerBase[PMMDynamic2ControllerConf
     def candles_configs(self) -> list[CandlesConfig]:
         """One feed: ``interval`` candles of the candles source."""
         connector, pair = self.config.candles_source()
-        return [CandlesConfig(connector=connector, trading_pair=pair, interval=self.config.interval,
-                              max_records=self.config.max_records)]
+        return [
+            CandlesConfig(
+                connector=connector,
+                trading_pair=pair,
+                interval=self.config.interval,
+                max_records=self.config.max_records,
+            )
+        ]
 
     def warnings(self) -> list[str]:
         """Candle-source defaults plus the base's notes."""

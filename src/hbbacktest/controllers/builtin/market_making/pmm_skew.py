@@ -33,6 +33,8 @@ class PMMSkewController(MarketMakingControllerBase[PMMSkewConfig]):
         """Base levels with skewed spreads."""
         skew = self.config.skew_factor
         return [
-            replace(level, spread=level.spread * (1 + skew if level.side is TradeType.BUY else 1 - skew))
+            replace(
+                level, spread=level.spread * (1 + skew if level.side is TradeType.BUY else 1 - skew)
+            )
             for level in super().levels()
         ]

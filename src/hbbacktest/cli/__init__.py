@@ -1,0 +1,1 @@
+"""The ``hbbacktest`` command line: parse, call the service, render, exit."""
