@@ -1,0 +1,5 @@
+"""``python -m hbbacktest`` runs the CLI."""
+
+from hbbacktest.cli.main import main
+
+main()

@@ -1,0 +1,32 @@
+"""One realistic config per built-in controller, on the shared BTC-USDT 1m candles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_BASE: dict[str, Any] = {
+    "connector_name": "binance",
+    "trading_pair": "BTC-USDT",
+    "total_amount_quote": 1000,
+    "executor_refresh_time": 300,
+    "cooldown_time": 60,
+    "stop_loss": 0.01,
+    "take_profit": 0.004,
+    "time_limit": 3600,
+    "trailing_stop": "0.003,0.001",
+    "skip_rebalance": True,
+}
+
+BUILTIN_CONFIGS: dict[str, dict[str, Any]] = {
+    "pmm_simple": {**_BASE, "controller_name": "pmm_simple", "buy_spreads": "0.001,0.003",
+                   "sell_spreads": "0.001,0.003"},
+    "pmm_skew": {**_BASE, "controller_name": "pmm_skew", "buy_spreads": "0.001,0.003",
+                 "sell_spreads": "0.001,0.003", "skew_factor": 0.4},
+    "pmm_dynamic": {**_BASE, "controller_name": "pmm_dynamic", "interval": "3m",
+                    "buy_spreads": "0.5,1,2", "sell_spreads": "0.5,1,2"},
+    "pmm_dynamic_2": {**_BASE, "controller_name": "pmm_dynamic_2", "interval": "1m",
+                      "candles_connector": "binance", "candles_trading_pair": "BTC-USDT",
+                      "order_amount": 0.005, "buy_spreads": "0.001,0.002",
+                      "sell_spreads": "0.001,0.002", "price_adjustment_factor": 0.00002,
+                      "spread_multiplier_factor": 0.02},
+}
