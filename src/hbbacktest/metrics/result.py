@@ -6,12 +6,12 @@ Hummingbot's shape (``executors``, ``processed_data``, ``results``) plus ``pnl_t
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.core.enums import CloseType, TradeType
@@ -90,61 +90,71 @@ class BacktestResult:
                 barrier_json[key] = barrier.__getattribute__(key).name
         leverage = getattr(config, "leverage", 1)
         prefix = self.run_id[:12]
-        ts = self.bar_ts
         rec = self.records
+        ts = self.bar_ts
+        # Column lists first: indexing a structured array per field per row is ~10x slower.
+        sides = [TradeType(code).name for code in rec["side"].tolist()]
+        created = ts[rec["created_row"]].tolist()
+        closed = ts[rec["close_row"]].tolist()
+        fill_rows = rec["fill_row"].tolist()
+        fill_ts = ts[np.maximum(rec["fill_row"], 0)].tolist()
+        close_types = [CloseType(code).name for code in rec["close_type"].tolist()]
+        entry = rec["entry_price"].tolist()
+        amount = rec["amount_base"].tolist()
+        fill_price = _column(rec["fill_price"])
+        exit_price = _column(rec["exit_price"])
+        pnl_pct = rec["net_pnl_pct"].tolist()
+        pnl_quote = rec["net_pnl_quote"].tolist()
+        fees = rec["cum_fees_quote"].tolist()
+        filled_quote = rec["filled_amount_quote"].tolist()
         out = []
         for i in range(rec.shape[0]):
-            row = rec[i]
-            side = TradeType(int(row["side"])).name
+            side = sides[i]
             level_id = self.level_ids[i]
-            created = int(ts[row["created_row"]])
-            filled = int(row["fill_row"]) >= 0
             executor_id = f"{prefix}-{i}"
-            fill_price = finite_or_none(row["fill_price"])
-            exit_price = finite_or_none(row["exit_price"])
-            close_price = exit_price if exit_price is not None else float(row["entry_price"])
+            close_price = exit_price[i] if exit_price[i] is not None else entry[i]
             out.append(
                 {
                     "id": executor_id,
-                    "timestamp": created,
+                    "timestamp": created[i],
                     "type": EXECUTOR_TYPE,
                     "status": "TERMINATED",
                     "config": {
                         "id": executor_id,
                         "type": EXECUTOR_TYPE,
-                        "timestamp": created,
+                        "timestamp": created[i],
                         "controller_id": config.id,
                         "connector_name": config.connector_name,
                         "trading_pair": config.trading_pair,
                         "side": side,
-                        "entry_price": float(row["entry_price"]),
-                        "amount": float(row["amount_base"]),
+                        "entry_price": entry[i],
+                        "amount": amount[i],
                         "triple_barrier_config": barrier_json,
                         "leverage": leverage,
                         "level_id": level_id,
                     },
-                    "net_pnl_pct": float(row["net_pnl_pct"]),
-                    "net_pnl_quote": float(row["net_pnl_quote"]),
-                    "cum_fees_quote": float(row["cum_fees_quote"]),
-                    "filled_amount_quote": float(row["filled_amount_quote"]),
+                    "net_pnl_pct": pnl_pct[i],
+                    "net_pnl_quote": pnl_quote[i],
+                    "cum_fees_quote": fees[i],
+                    "filled_amount_quote": filled_quote[i],
                     "is_active": False,
                     "is_trading": False,
                     "custom_info": {
                         "close_price": close_price,
                         "level_id": level_id,
                         "side": side,
-                        "current_position_average_price": fill_price,
+                        "current_position_average_price": fill_price[i],
                     },
-                    "close_timestamp": int(ts[row["close_row"]]),
-                    "close_type": CloseType(int(row["close_type"])).name,
+                    "close_timestamp": closed[i],
+                    "close_type": close_types[i],
                     "controller_id": config.id,
                     "level_id": level_id,
                     "side": side,
-                    "entry_price": float(row["entry_price"]),
-                    "amount": float(row["amount_base"]),
-                    "fill_timestamp": int(ts[row["fill_row"]]) if filled else None,
-                    "fill_price": fill_price,
-                    "exit_price": exit_price,
+                    "entry_price": entry[i],
+                    "amount": amount[i],
+                    "fill_timestamp": fill_ts[i] if fill_rows[i] >= 0 else None,
+                    "fill_price": fill_price[i],
+                    "exit_price": exit_price[i],
                 }
             )
         return out
@@ -181,8 +191,9 @@ class BacktestResult:
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
-        """Strict JSON (``allow_nan=False``: a NaN here is a bug and raises)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, sort_keys=False)
+        """Strict JSON: every float is finite (NaN and infinity were turned into null above)."""
+        option = orjson.OPT_INDENT_2 if indent else 0
+        return orjson.dumps(self.to_dict(), option=option).decode()
 
 
 def build_result(

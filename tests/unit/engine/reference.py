@@ -138,11 +138,14 @@ def position_hummingbot(o, h, l, c, k, stop_row, w_end, side, entry, amount, par
                 break
             peak = max(peak, x)
 
-    close_row, close_type = w_end, TIME_LIMIT
-    # ties: TP > SL > trailing > time limit (earliest row wins; on one row, that order)
-    for row, kind in ((first_tp, TAKE_PROFIT), (first_sl, STOP_LOSS), (first_ts, TRAILING_STOP)):
-        if row is not None and (row < close_row or (row == close_row and close_type == TIME_LIMIT)):
-            close_row, close_type = row, kind
+    # the earliest event wins; ties on one row: TP > SL > trailing > time limit
+    candidates = [(w_end, 3, TIME_LIMIT)]
+    for priority, (row, kind) in enumerate(
+        ((first_tp, TAKE_PROFIT), (first_sl, STOP_LOSS), (first_ts, TRAILING_STOP))
+    ):
+        if row is not None:
+            candidates.append((row, priority, kind))
+    close_row, _, close_type = min(candidates)
 
     pnl = net_pct(close_row)
     return {

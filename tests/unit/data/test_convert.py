@@ -1,0 +1,302 @@
+"""normalize_frame / validate_frame / resample."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hbbacktest.core.errors import DataError
+from hbbacktest.data.candles import Candles
+from hbbacktest.data.convert import infer_interval_s, normalize_frame, resample
+
+JAN_1 = 1_704_067_200
+
+
+def raw(ts: Any, **overrides: Any) -> pd.DataFrame:
+    data: dict[str, Any] = {
+        "timestamp": ts,
+        "open": [10.0, 11.0, 12.0],
+        "high": [11.0, 12.5, 13.0],
+        "low": [9.5, 10.5, 11.0],
+        "close": [11.0, 12.0, 12.5],
+        "volume": [1.0, 2.0, 3.0],
+    }
+    data.update(overrides)
+    return pd.DataFrame(data)
+
+
+def data_error(frame: pd.DataFrame) -> str:
+    with pytest.raises(DataError) as info:
+        normalize_frame(frame, source="prices.csv")
+    return str(info.value)
+
+
+EXPECTED_TS = [JAN_1, JAN_1 + 60, JAN_1 + 120]
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        EXPECTED_TS,
+        [float(t) for t in EXPECTED_TS],
+        [t * 1000 for t in EXPECTED_TS],
+        [str(t) for t in EXPECTED_TS],
+        ["2024-01-01 00:00:00", "2024-01-01 00:01:00", "2024-01-01 00:02:00"],
+        ["2024-01-01T00:00:00Z", "2024-01-01T00:01:00Z", "2024-01-01T00:02:00Z"],
+        ["2024-01-01T01:00:00+01:00", "2024-01-01T01:01:00+01:00", "2024-01-01T01:02:00+01:00"],
+        pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:01", "2024-01-01 00:02"]),
+        pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:01", "2024-01-01 00:02"], utc=True),
+    ],
+)
+def test_timestamp_forms(ts: Any) -> None:
+    frame = normalize_frame(raw(ts))
+    assert frame["timestamp"].tolist() == EXPECTED_TS
+    assert frame["timestamp"].dtype == np.int64
+    assert list(frame.columns) == ["timestamp", "open", "high", "low", "close", "volume"]
+    assert frame["close"].tolist() == [11.0, 12.0, 12.5]
+
+
+def test_milliseconds_are_detected_even_for_small_epochs() -> None:
+    # 10_000_000_000 s is the year 2286: anything above is milliseconds
+    frame = normalize_frame(raw([10_000_000_000, 10_000_060_000, 10_000_120_000]))
+    assert frame["timestamp"].tolist() == [10_000_000, 10_000_060, 10_000_120]
+
+
+@pytest.mark.parametrize("name", ["time", "open_time", "date", "datetime", "ts", "Timestamp", " TIME "])
+def test_time_column_names(name: str) -> None:
+    frame = raw(EXPECTED_TS).rename(columns={"timestamp": name})
+    assert normalize_frame(frame)["timestamp"].tolist() == EXPECTED_TS
+
+
+def test_column_names_are_case_insensitive_and_volume_optional() -> None:
+    frame = raw(EXPECTED_TS).drop(columns="volume").rename(columns=str.upper)
+    out = normalize_frame(frame)
+    assert out["volume"].tolist() == [0.0, 0.0, 0.0]
+    assert out["open"].tolist() == [10.0, 11.0, 12.0]
+
+
+def test_extra_columns_are_dropped_and_input_untouched() -> None:
+    frame = raw(EXPECTED_TS, trades=[1, 2, 3])
+    before = frame.copy()
+    out = normalize_frame(frame)
+    assert "trades" not in out.columns
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_numeric_strings_in_prices_are_read() -> None:
+    out = normalize_frame(raw(EXPECTED_TS, open=["10", "11", "12"]))
+    assert out["open"].tolist() == [10.0, 11.0, 12.0]
+
+
+def test_missing_columns() -> None:
+    message = data_error(raw(EXPECTED_TS).drop(columns=["high", "close"]))
+    assert message.startswith("prices.csv: missing column(s) high, close;")
+    assert "found timestamp, open, low, volume" in message
+
+
+def test_missing_time_column() -> None:
+    message = data_error(raw(EXPECTED_TS).rename(columns={"timestamp": "when"}))
+    assert message.startswith("prices.csv: missing column(s) timestamp;")
+
+
+def test_empty_frame() -> None:
+    empty = raw(EXPECTED_TS).iloc[:0]
+    assert data_error(empty) == "prices.csv: the file holds no candles"
+
+
+def test_nan_price() -> None:
+    message = data_error(raw(EXPECTED_TS, close=[11.0, np.nan, 12.5]))
+    assert message == "prices.csv: NaN or non-numeric prices/volume at row 1 (2024-01-01 00:01:00)"
+
+
+def test_non_numeric_price() -> None:
+    message = data_error(raw(EXPECTED_TS, volume=[1, "lots", 3]))
+    assert "NaN or non-numeric prices/volume at row 1" in message
+
+
+def test_infinite_price() -> None:
+    assert "row 2" in data_error(raw(EXPECTED_TS, high=[11.0, 12.5, np.inf]))
+
+
+def test_duplicate_timestamps() -> None:
+    message = data_error(raw([JAN_1, JAN_1 + 60, JAN_1 + 60]))
+    assert message == (
+        "prices.csv: duplicate timestamps at row 2 (2024-01-01 00:01:00); keep one candle per time"
+    )
+
+
+def test_unsorted_rows() -> None:
+    message = data_error(raw([JAN_1, JAN_1 + 120, JAN_1 + 60]))
+    assert message == (
+        "prices.csv: rows are not sorted by time; first out of order at row 2 (2024-01-01 00:01:00)"
+    )
+
+
+def test_high_below_open_or_close() -> None:
+    message = data_error(raw(EXPECTED_TS, high=[11.0, 11.5, 13.0]))
+    assert message == "prices.csv: high < max(open, close) at row 1 (2024-01-01 00:01:00)"
+
+
+def test_low_above_open_or_close() -> None:
+    message = data_error(raw(EXPECTED_TS, low=[9.5, 10.5, 12.4]))
+    assert message == "prices.csv: low > min(open, close) at row 2 (2024-01-01 00:02:00)"
+
+
+def test_non_positive_price_or_negative_volume() -> None:
+    assert "non-positive price or negative volume at row 0" in data_error(
+        raw(EXPECTED_TS, low=[0.0, 10.5, 11.0])
+    )
+    assert "non-positive price or negative volume at row 2" in data_error(
+        raw(EXPECTED_TS, volume=[1.0, 2.0, -3.0])
+    )
+
+
+def test_many_bad_rows_are_summarised() -> None:
+    n = 8
+    frame = pd.DataFrame(
+        {
+            "timestamp": [JAN_1 + 60 * i for i in range(n)],
+            "open": [1.0] * n,
+            "high": [0.5] * n,
+            "low": [0.5] * n,
+            "close": [1.0] * n,
+        }
+    )
+    message = data_error(frame)
+    assert message.count("row ") == 5
+    assert message.endswith("and 3 more")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_time_values_that_are_neither_numbers_nor_dates() -> None:
+    message = data_error(raw(["a", "b", "c"]))
+    assert message == (
+        "prices.csv: column 'timestamp' has values that are neither numbers nor dates, "
+        "first at row 0: 'a'"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the offending row is taken from the non-numeric mask, so with date strings it names "
+    "row 0 (a valid date) instead of the unreadable value",
+)
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_unreadable_date_names_the_bad_row() -> None:
+    message = data_error(raw(["2024-01-01 00:00:00", "2024-01-01 00:01:00", "garbage"]))
+    assert "row 2" in message
+    assert "'garbage'" in message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a missing (NaN) epoch timestamp sends the column to pd.to_datetime, which reads epoch "
+    "seconds as nanoseconds (1704067200 -> 1970-01-01 00:00:01): the error then names the wrong "
+    "problem and rows ('duplicate timestamps at row 1 (1970-01-01 00:00:01)')",
+)
+@pytest.mark.parametrize(
+    "ts", [[JAN_1, np.nan, JAN_1 + 120], [JAN_1, JAN_1 + 60, np.nan]], ids=["middle", "last"]
+)
+def test_missing_epoch_timestamp_names_the_row(ts: list[float]) -> None:
+    message = data_error(raw(ts))
+    assert "1970" not in message
+    assert f"row {ts.index(next(t for t in ts if t != t))}" in message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a missing datetime (NaT) becomes INT64_MIN and is reported as 'rows are not sorted' "
+    "at row 2 instead of naming the missing time at row 1",
+)
+def test_missing_datetime_is_named() -> None:
+    ts = pd.to_datetime(["2024-01-01 00:00", None, "2024-01-01 00:02"])
+    message = data_error(raw(ts))
+    assert "row 1" in message
+    assert "not sorted" not in message
+
+
+def test_infer_interval() -> None:
+    assert infer_interval_s(np.array([0, 60, 120, 300, 360])) == 60
+    assert infer_interval_s(np.array([0])) is None
+
+
+# --- resample ---------------------------------------------------------------------------
+
+
+def candles(ts: list[int], o: list[float], h: list[float], l: list[float], c: list[float], v: list[float]) -> Candles:
+    f = np.asarray
+    return Candles(f(ts, dtype=np.int64), f(o, float), f(h, float), f(l, float), f(c, float), f(v, float), 60)
+
+
+T0 = JAN_1  # a multiple of 300 and 180
+
+SIX = candles(
+    [T0 + 60 * i for i in range(6)],
+    o=[10, 11, 12, 13, 14, 15],
+    h=[12, 13, 20, 14, 16, 18],
+    l=[9, 10, 11, 5, 13, 14],
+    c=[11, 12, 13, 14, 15, 16],
+    v=[1, 2, 3, 4, 5, 6],
+)
+
+
+def as_rows(c: Candles) -> list[tuple[Any, ...]]:
+    return list(zip(c.ts.tolist(), c.open, c.high, c.low, c.close, c.volume, strict=True))
+
+
+def test_resample_to_3m() -> None:
+    out = resample(SIX, 180)
+    assert out.interval_s == 180
+    assert as_rows(out) == [
+        (T0, 10, 20, 9, 13, 6),
+        (T0 + 180, 13, 18, 5, 16, 15),
+    ]
+
+
+def test_resample_to_5m() -> None:
+    out = resample(SIX, 300)
+    assert as_rows(out) == [
+        (T0, 10, 20, 5, 15, 15),
+        (T0 + 300, 15, 18, 14, 16, 6),
+    ]
+
+
+def test_resample_aligns_buckets_on_epoch_multiples() -> None:
+    shifted = SIX.take(slice(1, 6))  # starts at T0 + 60, mid-bucket
+    out = resample(shifted, 180)
+    assert out.ts.tolist() == [T0, T0 + 180]
+    assert as_rows(out)[0] == (T0, 11, 20, 10, 13, 5)
+
+
+def test_resample_keeps_a_bucket_with_a_gap_and_drops_empty_buckets() -> None:
+    gappy = candles(
+        [T0, T0 + 120, T0 + 600, T0 + 660],
+        o=[10, 12, 20, 21],
+        h=[11, 15, 22, 23],
+        l=[9, 11, 19, 20],
+        c=[10.5, 13, 21, 22],
+        v=[1, 2, 3, 4],
+    )
+    out = resample(gappy, 300)
+    assert as_rows(out) == [
+        (T0, 10, 15, 9, 13, 3),
+        (T0 + 600, 20, 23, 19, 22, 7),
+    ]
+
+
+def test_resample_same_interval_is_identity() -> None:
+    assert resample(SIX, 60) is SIX
+
+
+def test_resample_empty() -> None:
+    out = resample(Candles.empty(60), 300)
+    assert len(out) == 0
+    assert out.interval_s == 300
+
+
+def test_resample_requires_a_multiple() -> None:
+    with pytest.raises(DataError, match="cannot resample 60s candles to 90s"):
+        resample(SIX, 90)
