@@ -37,16 +37,33 @@ BTC_FILE = "binance_BTC-USDT_1m_20240726_20240825.parquet"
 WINDOW = (1722003300, 1724595780)
 
 PMM_DYNAMIC = {
-    "controller_name": "pmm_dynamic", "connector_name": "binance", "trading_pair": "BTC-USDT",
-    "total_amount_quote": 1000, "buy_spreads": "1,2,4", "sell_spreads": "1,2,4",
-    "interval": "3m", "executor_refresh_time": 300, "cooldown_time": 15, "stop_loss": 0.03,
-    "take_profit": 0.02, "time_limit": 2700, "skip_rebalance": True,
+    "controller_name": "pmm_dynamic",
+    "connector_name": "binance",
+    "trading_pair": "BTC-USDT",
+    "total_amount_quote": 1000,
+    "buy_spreads": "1,2,4",
+    "sell_spreads": "1,2,4",
+    "interval": "3m",
+    "executor_refresh_time": 300,
+    "cooldown_time": 15,
+    "stop_loss": 0.03,
+    "take_profit": 0.02,
+    "time_limit": 2700,
+    "skip_rebalance": True,
 }
 PMM_SIMPLE = {
-    "controller_name": "pmm_simple", "connector_name": "binance", "trading_pair": "BTC-USDT",
-    "total_amount_quote": 1000, "buy_spreads": "0.002,0.004", "sell_spreads": "0.002,0.004",
-    "executor_refresh_time": 300, "cooldown_time": 15, "stop_loss": 0.03, "take_profit": 0.02,
-    "time_limit": 2700, "skip_rebalance": True,
+    "controller_name": "pmm_simple",
+    "connector_name": "binance",
+    "trading_pair": "BTC-USDT",
+    "total_amount_quote": 1000,
+    "buy_spreads": "0.002,0.004",
+    "sell_spreads": "0.002,0.004",
+    "executor_refresh_time": 300,
+    "cooldown_time": 15,
+    "stop_loss": 0.03,
+    "take_profit": 0.02,
+    "time_limit": 2700,
+    "skip_rebalance": True,
 }
 
 
@@ -81,9 +98,15 @@ def bench_real(store: CandleStore, name: str, config: dict[str, Any], repeat: in
     request = BacktestRequest(config=load_controller_config(config), start=WINDOW[0], end=WINDOW[1])
     result = run_backtest(request, store=store)
     bars = len(result.bar_ts)
-    _report(f"{name} (run)", _time(lambda: run_backtest(request, store=store), repeat), bars,
-            f"  executors {result.results['total_executors']}")
-    _report(f"{name} (+json)", _time(lambda: run_backtest(request, store=store).to_json(), repeat), bars)
+    _report(
+        f"{name} (run)",
+        _time(lambda: run_backtest(request, store=store), repeat),
+        bars,
+        f"  executors {result.results['total_executors']}",
+    )
+    _report(
+        f"{name} (+json)", _time(lambda: run_backtest(request, store=store).to_json(), repeat), bars
+    )
 
 
 def _synthetic_year() -> Candles:
@@ -93,8 +116,15 @@ def _synthetic_year() -> Candles:
     open_ = np.concatenate([[close[0]], close[:-1]])
     wick = np.abs(rng.normal(0, 0.0004, (2, n)))
     ts = 1_700_000_000 - 1_700_000_000 % 60 + 60 * np.arange(n, dtype=np.int64)
-    return Candles(ts, open_, np.maximum(open_, close) * (1 + wick[0]),
-                   np.minimum(open_, close) * (1 - wick[1]), close, np.ones(n), 60)
+    return Candles(
+        ts,
+        open_,
+        np.maximum(open_, close) * (1 + wick[0]),
+        np.minimum(open_, close) * (1 - wick[1]),
+        close,
+        np.ones(n),
+        60,
+    )
 
 
 def bench_year(repeat: int) -> None:
@@ -105,11 +135,18 @@ def bench_year(repeat: int) -> None:
     )
     times, peaks = [], []
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[1]).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+        ).stdout.split()
         times.append(float(out[0]))
         peaks.append(int(out[1]) / 1024)
-    _report("pmm_dynamic_365d", times, 365 * 1440, f"  peak RSS {max(peaks):.0f} MB (whole process)")
+    _report(
+        "pmm_dynamic_365d", times, 365 * 1440, f"  peak RSS {max(peaks):.0f} MB (whole process)"
+    )
 
 
 def run_year_once() -> None:
@@ -119,7 +156,9 @@ def run_year_once() -> None:
     registry = default_registry()
     controller = registry.create(registry.load_config(config))
     feeds = {("binance_perpetual", "BTC-USDT", "3m"): resample(bars, 180)}
-    run_controller(controller, MarketData(bars=bars, feeds=feeds, start=int(bars.ts[0])), EngineParams())
+    run_controller(
+        controller, MarketData(bars=bars, feeds=feeds, start=int(bars.ts[0])), EngineParams()
+    )
 
 
 def main() -> None:
@@ -128,7 +167,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", choices=["pmm_dynamic_30d", "pmm_simple_30d", "pmm_dynamic_365d"])
     args = parser.parse_args()
-    print(f"command: {' '.join([os.path.basename(sys.executable), '-m', 'benchmarks', *sys.argv[1:]])}")
+    print(
+        f"command: {' '.join([os.path.basename(sys.executable), '-m', 'benchmarks', *sys.argv[1:]])}"
+    )
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     store = _store() if args.only != "pmm_dynamic_365d" else None
     if store is not None and args.only in (None, "pmm_dynamic_30d"):

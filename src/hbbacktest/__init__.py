@@ -24,13 +24,14 @@ __all__ = [
     "HbBacktestError",
     "__version__",
     "load_controller_config",
+    "request_from_dict",
     "run_backtest",
 ]
 
 
 def __getattr__(name: str) -> object:
     # The service layer pulls in numba and TA-Lib; import it only when asked for.
-    if name in ("run_backtest", "load_controller_config"):
+    if name in ("run_backtest", "load_controller_config", "request_from_dict"):
         from hbbacktest import service
 
         return getattr(service, name)

@@ -13,9 +13,21 @@ def test_byte_identical_across_processes(tmp_path: Path) -> None:
     for index in range(2):
         target = tmp_path / f"run{index}.json"
         subprocess.run(
-            [sys.executable, "-m", "hbbacktest", "run", "--start", "2024-01-08", "--end",
-             "2024-01-09", "--output", str(target)],
-            check=True, capture_output=True, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "hbbacktest",
+                "run",
+                "--start",
+                "2024-01-08",
+                "--end",
+                "2024-01-09",
+                "--output",
+                str(target),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
         )
         outputs.append(target.read_bytes())
     assert outputs[0] == outputs[1]

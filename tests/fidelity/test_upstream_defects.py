@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hbbacktest.controllers.base import MarketData
+from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
+from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
 from hbbacktest.controllers.registry import default_registry
-from hbbacktest.core.enums import CloseType, FillModel
+from hbbacktest.core.enums import CloseType, FillModel, TradeType
 from hbbacktest.data.candles import Candles
 from hbbacktest.data.convert import resample
 from hbbacktest.engine.backtest import EngineParams, RawRun, run_controller
@@ -31,11 +32,19 @@ def _candles(close: list[float], *, low: list[float] | None = None, step: int = 
     return Candles(ts, o, hi, lo, c, np.ones_like(c), step)
 
 
-def _run(config: dict[str, Any], bars: Candles, *, feeds: dict | None = None, start: int | None = None,
-         fill_model: FillModel = FillModel.HUMMINGBOT) -> RawRun:
+def _run(
+    config: dict[str, Any],
+    bars: Candles,
+    *,
+    feeds: dict | None = None,
+    start: int | None = None,
+    fill_model: FillModel = FillModel.HUMMINGBOT,
+) -> RawRun:
     registry = default_registry()
     controller = registry.create(registry.load_config(config))
-    market = MarketData(bars=bars, feeds=feeds or {}, start=int(bars.ts[0]) if start is None else start)
+    market = MarketData(
+        bars=bars, feeds=feeds or {}, start=int(bars.ts[0]) if start is None else start
+    )
     return run_controller(controller, market, EngineParams(fill_model=fill_model, trade_cost=0.0))
 
 
@@ -49,9 +58,17 @@ def test_stop_loss_is_not_scanned_before_the_fill() -> None:
     """
     close = [100.0, 100.0, 99.0, 99.0, 99.0, 99.0, 99.0]
     low = [100.0, 97.5, 99.0, 99.0, 99.0, 99.0, 99.0]
-    config = {"controller_name": "pmm_simple", "connector_name": "binance_perpetual",
-              "trading_pair": "BTC-USDT", "buy_spreads": "0.01", "sell_spreads": "",
-              "stop_loss": 0.01, "take_profit": 0.5, "time_limit": 240, "executor_refresh_time": 600}
+    config = {
+        "controller_name": "pmm_simple",
+        "connector_name": "binance_perpetual",
+        "trading_pair": "BTC-USDT",
+        "buy_spreads": "0.01",
+        "sell_spreads": "",
+        "stop_loss": 0.01,
+        "take_profit": 0.5,
+        "time_limit": 240,
+        "executor_refresh_time": 600,
+    }
     rec = _run(config, _candles(close, low=low)).records
     first = rec[0]
     assert first["fill_row"] == 2
@@ -60,10 +77,18 @@ def test_stop_loss_is_not_scanned_before_the_fill() -> None:
 
 
 def _pmm_dynamic_2(interval: str) -> dict[str, Any]:
-    return {"controller_name": "pmm_dynamic_2", "connector_name": "binance_perpetual",
-            "trading_pair": "BTC-USDT", "interval": interval, "macd_fast": 2, "macd_slow": 3,
-            "macd_signal": 2, "price_adjustment_factor": 0.01, "buy_spreads": "0.01",
-            "sell_spreads": "0.01"}
+    return {
+        "controller_name": "pmm_dynamic_2",
+        "connector_name": "binance_perpetual",
+        "trading_pair": "BTC-USDT",
+        "interval": interval,
+        "macd_fast": 2,
+        "macd_slow": 3,
+        "macd_signal": 2,
+        "price_adjustment_factor": 0.01,
+        "buy_spreads": "0.01",
+        "sell_spreads": "0.01",
+    }
 
 
 def test_coarser_candles_are_visible_only_once_closed() -> None:
@@ -94,9 +119,16 @@ def test_pmm_dynamic_shift_is_per_candle_not_from_the_last_candle() -> None:
     """
     rng = np.random.default_rng(5)
     bars = _candles(list(100 * np.exp(np.cumsum(rng.normal(0, 0.003, 400)))))
-    config = {"controller_name": "pmm_dynamic", "connector_name": "binance_perpetual",
-              "trading_pair": "BTC-USDT", "interval": "1m", "macd_fast": 5, "macd_slow": 10,
-              "macd_signal": 3, "natr_length": 5}
+    config = {
+        "controller_name": "pmm_dynamic",
+        "connector_name": "binance_perpetual",
+        "trading_pair": "BTC-USDT",
+        "interval": "1m",
+        "macd_fast": 5,
+        "macd_slow": 10,
+        "macd_signal": 3,
+        "natr_length": 5,
+    }
     run = _run(config, bars, feeds={("binance_perpetual", "BTC-USDT", "1m"): bars})
     shift = run.features["price_multiplier"]
     valid = shift[~np.isnan(shift)]
@@ -111,9 +143,16 @@ def test_macd_zscore_uses_the_live_rolling_window() -> None:
     """
     rng = np.random.default_rng(11)
     bars = _candles(list(100 * np.exp(np.cumsum(rng.normal(0, 0.003, 600)))))
-    config = {"controller_name": "pmm_dynamic", "connector_name": "binance_perpetual",
-              "trading_pair": "BTC-USDT", "interval": "1m", "macd_fast": 5, "macd_slow": 10,
-              "macd_signal": 3, "natr_length": 5}
+    config = {
+        "controller_name": "pmm_dynamic",
+        "connector_name": "binance_perpetual",
+        "trading_pair": "BTC-USDT",
+        "interval": "1m",
+        "macd_fast": 5,
+        "macd_slow": 10,
+        "macd_signal": 3,
+        "natr_length": 5,
+    }
     window = 10 + 100  # max_records = longest period + 100
     run = _run(config, bars, feeds={("binance_perpetual", "BTC-USDT", "1m"): bars})
     line, _, _ = macd(bars.close, 5, 10, 3)
@@ -123,7 +162,9 @@ def test_macd_zscore_uses_the_live_rolling_window() -> None:
         want = -(line[i] - recent.mean()) / recent.std(ddof=1)
         assert run.features["macd_signal"][i] == pytest.approx(want)
     whole = line[~np.isnan(line)]
-    assert run.features["macd_signal"][599] != pytest.approx(-(line[599] - whole.mean()) / whole.std(ddof=1))
+    assert run.features["macd_signal"][599] != pytest.approx(
+        -(line[599] - whole.mean()) / whole.std(ddof=1)
+    )
 
 
 def test_warm_up_comes_from_history_not_from_dropped_rows() -> None:
@@ -135,12 +176,80 @@ def test_warm_up_comes_from_history_not_from_dropped_rows() -> None:
     rng = np.random.default_rng(2)
     bars = _candles(list(100 * np.exp(np.cumsum(rng.normal(0, 0.003, 500)))))
     start = int(bars.ts[300])
-    config = {"controller_name": "pmm_dynamic", "connector_name": "binance_perpetual",
-              "trading_pair": "BTC-USDT", "interval": "1m", "macd_fast": 21, "macd_slow": 42,
-              "macd_signal": 9, "natr_length": 14, "buy_spreads": "1", "sell_spreads": "1"}
+    config = {
+        "controller_name": "pmm_dynamic",
+        "connector_name": "binance_perpetual",
+        "trading_pair": "BTC-USDT",
+        "interval": "1m",
+        "macd_fast": 21,
+        "macd_slow": 42,
+        "macd_signal": 9,
+        "natr_length": 14,
+        "buy_spreads": "1",
+        "sell_spreads": "1",
+    }
     run = _run(config, bars, feeds={("binance_perpetual", "BTC-USDT", "1m"): bars}, start=start)
     assert run.start_row == 300
     assert not np.isnan(run.features["reference_price"][300])
     first_rows = run.records["created_row"][:2]
     assert list(first_rows) == [300, 300]
     assert natr(bars.high, bars.low, bars.close, 14)[299] > 0
+
+
+class _FixedSignal(DirectionalTradingControllerBase[DirectionalTradingControllerConfigBase]):
+    """A directional controller whose signal is given by the test, one value per bar."""
+
+    signal: np.ndarray = np.zeros(0)
+
+    def compute_features(self, data: MarketData) -> FeatureTable:
+        return FeatureTable(data.bars.ts, data.bars.interval_s, {"signal": self.signal})
+
+
+def test_directional_limit_counts_only_the_signals_side() -> None:
+    """Upstream defect 5: the directional base counts active executors on *both* sides for a sell.
+
+    Two longs are open (``max_executors_per_side: 2``); a short signal must still open a short.
+    Upstream's filter reads ``x.side == BUY if signal > 0 else TradeType.SELL`` — always true for
+    sells — and blocks it until the longs close.
+    """
+    bars = _candles([100.0] * 12)
+    config = DirectionalTradingControllerConfigBase(
+        controller_name="fixed_signal",
+        connector_name="binance_perpetual",
+        trading_pair="BTC-USDT",
+        max_executors_per_side=2,
+        cooldown_time=0,
+        stop_loss=None,
+        take_profit=None,
+        time_limit=3600,
+    )
+    controller = _FixedSignal(config)
+    controller.signal = np.array([1, 1, 0, -1, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.float64)
+    market = MarketData(bars=bars, feeds={}, start=int(bars.ts[0]))
+    rec = run_controller(controller, market, EngineParams(trade_cost=0.0)).records
+    assert list(rec["created_row"]) == [0, 1, 3]
+    assert list(rec["side"]) == [TradeType.BUY, TradeType.BUY, TradeType.SELL]
+
+
+def test_supertrend_v1_runs_where_upstream_drops_every_row() -> None:
+    """Upstream's engine drops every row with a NaN; SuperTrend's long/short legs always have one,
+    so supertrend_v1 cannot be backtested there. Here it trades."""
+    rng = np.random.default_rng(9)
+    bars = _candles(list(100 * np.exp(np.cumsum(rng.normal(0, 0.004, 600)))))
+    config = {
+        "controller_name": "supertrend_v1",
+        "connector_name": "binance_perpetual",
+        "trading_pair": "BTC-USDT",
+        "interval": "1m",
+        "length": 10,
+        "multiplier": 2.0,
+        "percentage_threshold": 0.01,
+        "cooldown_time": 60,
+    }
+    run = _run(config, bars, feeds={("binance_perpetual", "BTC-USDT", "1m"): bars})
+    assert run.records.shape[0] > 5
+    assert set(
+        np.unique(
+            run.features["supertrend_direction"][~np.isnan(run.features["supertrend_direction"])]
+        )
+    ) == {-1.0, 1.0}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from hbbacktest import BacktestRequest, load_controller_config, run_backtest
@@ -20,10 +21,13 @@ def _reject_constant(value: str) -> float:
 
 @pytest.mark.parametrize("fill_model", ["hummingbot", "touch"])
 @pytest.mark.parametrize("name", sorted(BUILTIN_CONFIGS))
-def test_builtin_controller_on_real_candles(shared_store: CandleStore, name: str, fill_model: str) -> None:
+def test_builtin_controller_on_real_candles(
+    shared_store: CandleStore, name: str, fill_model: str
+) -> None:
     config = load_controller_config(BUILTIN_CONFIGS[name])
     result = run_backtest(
-        BacktestRequest(config=config, start=START, end=END, fill_model=fill_model), store=shared_store
+        BacktestRequest(config=config, start=START, end=END, fill_model=fill_model),
+        store=shared_store,
     )
     results = result.results
     assert results["total_positions"] > 20, "the config should trade on a week of BTC 1m"
@@ -34,7 +38,8 @@ def test_builtin_controller_on_real_candles(shared_store: CandleStore, name: str
     assert results["max_drawdown_usd"] <= 0
     document = json.loads(result.to_json(), parse_constant=_reject_constant)
     assert len(document["executors"]) == results["total_executors"]
-    assert "reference_price" in document["processed_data"]["features"]
+    features = document["processed_data"]["features"]
+    assert "reference_price" in features or "signal" in features
     assert not [w for w in result.warnings if "warm-up" in w], result.warnings
 
 

@@ -50,7 +50,9 @@ def _assert_same_past(full: BacktestResult, other: BacktestResult, cut: int) -> 
 
 @pytest.mark.parametrize("fill_model", ["hummingbot", "touch"])
 @pytest.mark.parametrize("name", sorted(BUILTIN_CONFIGS))
-def test_truncated_data_gives_the_same_past(shared_store: CandleStore, name: str, fill_model: str) -> None:
+def test_truncated_data_gives_the_same_past(
+    shared_store: CandleStore, name: str, fill_model: str
+) -> None:
     full = _run(shared_store, name, fill_model, END)
     for cut in CUTS:
         truncated = _run(shared_store, name, fill_model, cut)
@@ -59,7 +61,9 @@ def test_truncated_data_gives_the_same_past(shared_store: CandleStore, name: str
 
 
 @pytest.fixture(scope="module")
-def perturbed_store(shared_store: CandleStore, tmp_path_factory: pytest.TempPathFactory) -> CandleStore:
+def perturbed_store(
+    shared_store: CandleStore, tmp_path_factory: pytest.TempPathFactory
+) -> CandleStore:
     """The shared BTC-USDT candles with every candle after CUTS[1] scrambled."""
     store = CandleStore(Path(tmp_path_factory.mktemp("perturbed")))
     frame = shared_store.load("binance", "BTC-USDT", "1m").to_frame()

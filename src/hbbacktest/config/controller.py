@@ -23,6 +23,19 @@ from hbbacktest.core.enums import OrderType, PositionMode, TradeType
 from hbbacktest.core.time import interval_to_seconds
 
 
+def _trailing_stop(value: Any) -> Any:
+    """Read Hummingbot's ``"activation_price,trailing_delta"`` string form of a trailing stop."""
+    value = blank_to_none(value)
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split(",")]
+        if len(parts) != 2:
+            raise ValueError(
+                f"expected 'activation_price,trailing_delta' like '0.015,0.003', got {value!r}"
+            )
+        return {"activation_price": parts[0], "trailing_delta": parts[1]}
+    return value
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=False)
 
@@ -111,7 +124,55 @@ class ControllerConfigBase(BaseModel):
         return "_perpetual" in self.connector_name
 
 
-class MarketMakingControllerConfigBase(ControllerConfigBase):
+class TripleBarrierFields(BaseModel):
+    """Risk fields shared by the market-making and directional families (Hummingbot defaults)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", validate_default=True)
+
+    leverage: int = Field(default=20, ge=1)
+    position_mode: PositionMode = PositionMode.HEDGE
+    stop_loss: float | None = Field(default=0.03, gt=0)
+    take_profit: float | None = Field(default=0.02, gt=0)
+    time_limit: int | None = Field(default=2700, gt=0)
+    take_profit_order_type: OrderType = OrderType.LIMIT
+    trailing_stop: TrailingStop | None = None
+
+    @field_validator("stop_loss", "take_profit", "time_limit", mode="before")
+    @classmethod
+    def _blank_barrier(cls, value: Any) -> Any:
+        return blank_to_none(value)
+
+    @field_validator("trailing_stop", mode="before")
+    @classmethod
+    def _parse_trailing_stop(cls, value: Any) -> Any:
+        return _trailing_stop(value)
+
+    @field_validator("take_profit_order_type", mode="before")
+    @classmethod
+    def _parse_tp_order_type(cls, value: Any) -> Any:
+        # Hummingbot reads a missing/None take-profit order type as MARKET.
+        return OrderType.MARKET if value is None else enum_by_name(OrderType, value)
+
+    @field_validator("position_mode", mode="before")
+    @classmethod
+    def _parse_position_mode(cls, value: Any) -> Any:
+        return enum_by_name(PositionMode, value)
+
+    def barrier(self, open_order_type: OrderType) -> TripleBarrierConfig:
+        """The executors' triple barrier; stop loss and time limit close with market orders."""
+        return TripleBarrierConfig(
+            stop_loss=self.stop_loss,
+            take_profit=self.take_profit,
+            time_limit=self.time_limit,
+            trailing_stop=self.trailing_stop,
+            open_order_type=open_order_type,
+            take_profit_order_type=self.take_profit_order_type,
+            stop_loss_order_type=OrderType.MARKET,
+            time_limit_order_type=OrderType.MARKET,
+        )
+
+
+class MarketMakingControllerConfigBase(TripleBarrierFields, ControllerConfigBase):
     """Market-making family: one position executor per level (``buy_0``, ``sell_1`` …).
 
     Defaults are Hummingbot's. Spreads are fractions of the reference price (0.01 = 1 %), amounts
@@ -125,13 +186,6 @@ class MarketMakingControllerConfigBase(ControllerConfigBase):
     sell_amounts_pct: list[float] | None = None
     executor_refresh_time: int = Field(default=300, ge=0)
     cooldown_time: int = Field(default=15, ge=0)
-    leverage: int = Field(default=20, ge=1)
-    position_mode: PositionMode = PositionMode.HEDGE
-    stop_loss: float | None = Field(default=0.03, gt=0)
-    take_profit: float | None = Field(default=0.02, gt=0)
-    time_limit: int | None = Field(default=2700, gt=0)
-    take_profit_order_type: OrderType = OrderType.LIMIT
-    trailing_stop: TrailingStop | None = None
     position_rebalance_threshold_pct: float = Field(default=0.05, ge=0)
     skip_rebalance: bool = False
 
@@ -168,35 +222,6 @@ class MarketMakingControllerConfigBase(ControllerConfigBase):
             )
         return value
 
-    @field_validator("stop_loss", "take_profit", "time_limit", mode="before")
-    @classmethod
-    def _blank_barrier(cls, value: Any) -> Any:
-        return blank_to_none(value)
-
-    @field_validator("trailing_stop", mode="before")
-    @classmethod
-    def _parse_trailing_stop(cls, value: Any) -> Any:
-        value = blank_to_none(value)
-        if isinstance(value, str):
-            parts = [part.strip() for part in value.split(",")]
-            if len(parts) != 2:
-                raise ValueError(
-                    f"expected 'activation_price,trailing_delta' like '0.015,0.003', got {value!r}"
-                )
-            return {"activation_price": parts[0], "trailing_delta": parts[1]}
-        return value
-
-    @field_validator("take_profit_order_type", mode="before")
-    @classmethod
-    def _parse_tp_order_type(cls, value: Any) -> Any:
-        # Hummingbot reads a missing/None take-profit order type as MARKET.
-        return OrderType.MARKET if value is None else enum_by_name(OrderType, value)
-
-    @field_validator("position_mode", mode="before")
-    @classmethod
-    def _parse_position_mode(cls, value: Any) -> Any:
-        return enum_by_name(PositionMode, value)
-
     @model_validator(mode="after")
     def _check_levels(self) -> MarketMakingControllerConfigBase:
         if not self.buy_spreads and not self.sell_spreads:
@@ -221,17 +246,25 @@ class MarketMakingControllerConfigBase(ControllerConfigBase):
 
     @property
     def triple_barrier_config(self) -> TripleBarrierConfig:
-        """The barrier every level's executor gets (limit open, market SL and time limit)."""
-        return TripleBarrierConfig(
-            stop_loss=self.stop_loss,
-            take_profit=self.take_profit,
-            time_limit=self.time_limit,
-            trailing_stop=self.trailing_stop,
-            open_order_type=OrderType.LIMIT,
-            take_profit_order_type=self.take_profit_order_type,
-            stop_loss_order_type=OrderType.MARKET,
-            time_limit_order_type=OrderType.MARKET,
-        )
+        """The barrier every level's executor gets (limit open: a maker controller)."""
+        return self.barrier(OrderType.LIMIT)
+
+
+class DirectionalTradingControllerConfigBase(TripleBarrierFields, ControllerConfigBase):
+    """Directional family: a signal (-1/0/1) opens market-entry position executors.
+
+    Defaults are Hummingbot's. At most ``max_executors_per_side`` executors are active per side,
+    and a new one on a side waits ``cooldown_time`` seconds after the newest active one there.
+    """
+
+    controller_type: str = "directional_trading"
+    max_executors_per_side: int = Field(default=2, ge=1)
+    cooldown_time: int = Field(default=300, ge=0)
+
+    @property
+    def triple_barrier_config(self) -> TripleBarrierConfig:
+        """The barrier of every executor (market open: a taker controller)."""
+        return self.barrier(OrderType.MARKET)
 
 
 def config_warnings(config: ControllerConfigBase) -> list[str]:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from hbbacktest.config.controller import ControllerConfigBase
 from hbbacktest.core.time import format_time, interval_to_seconds, parse_time
@@ -41,6 +50,24 @@ class BacktestRequest(BaseModel):
     backtesting_resolution: str = "1m"
     trade_cost: float = Field(default=0.0006, ge=0, lt=0.1)
     fill_model: FillModelName = "hummingbot"
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _resolve_config(cls, value: Any, info: ValidationInfo) -> Any:
+        # A raw mapping must become its controller's own config class, which only a controller
+        # registry knows; without one, refuse rather than silently keep the generic base.
+        if isinstance(value, ControllerConfigBase):
+            return value
+        load_config = (info.context or {}).get("load_config")
+        if isinstance(value, Mapping) and load_config is not None:
+            return load_config(value)
+        if isinstance(value, Mapping):
+            raise ValueError(
+                "a raw config mapping needs the controller registry to be validated; build the "
+                "request with hbbacktest.request_from_dict(...) or pass a config from "
+                "hbbacktest.load_controller_config(...)"
+            )
+        return value
 
     @field_validator("start", "end", mode="before")
     @classmethod

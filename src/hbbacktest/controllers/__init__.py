@@ -2,6 +2,7 @@
 
 from hbbacktest.controllers.base import (
     ControllerBase,
+    DirectionalTradingControllerBase,
     FeatureTable,
     Level,
     MarketData,
@@ -12,6 +13,7 @@ from hbbacktest.controllers.registry import ControllerRegistry, default_registry
 __all__ = [
     "ControllerBase",
     "ControllerRegistry",
+    "DirectionalTradingControllerBase",
     "FeatureTable",
     "Level",
     "MarketData",

@@ -23,6 +23,7 @@ import numpy as np
 from hbbacktest.config.controller import (
     CandlesConfig,
     ControllerConfigBase,
+    DirectionalTradingControllerConfigBase,
     MarketMakingControllerConfigBase,
 )
 from hbbacktest.core.enums import TradeType
@@ -148,6 +149,26 @@ class MarketMakingControllerBase(ControllerBase[M]):
                 "are those of skip_rebalance: true"
             )
         return notes
+
+
+D = TypeVar("D", bound=DirectionalTradingControllerConfigBase)
+
+
+class DirectionalTradingControllerBase(ControllerBase[D]):
+    """Directional trading as Hummingbot's ``DirectionalTradingControllerBase``.
+
+    :meth:`compute_features` returns a ``signal`` column: 1 opens a long, -1 a short, 0 nothing.
+    Each executor trades ``total_amount_quote / max_executors_per_side`` at market.
+    """
+
+    config_class = DirectionalTradingControllerConfigBase
+
+    def compute_features(self, data: MarketData) -> FeatureTable:
+        """No signal by default."""
+        bars = data.bars
+        return FeatureTable(
+            ts=bars.ts, interval_s=bars.interval_s, columns={"signal": np.zeros(len(bars))}
+        )
 
 
 def candles_feed(config: CandlesConfig) -> tuple[str, str, str]:

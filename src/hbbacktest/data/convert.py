@@ -47,33 +47,46 @@ def normalize_frame(raw: pd.DataFrame, *, source: str = "candles") -> pd.DataFra
     if len(frame) == 0:
         raise DataError(f"{source}: the file holds no candles")
     stamps = frame[time_column]
-    if pd.api.types.is_datetime64_any_dtype(stamps):
-        seconds = stamps.astype("datetime64[s, UTC]" if stamps.dt.tz else "datetime64[s]")
-        ts = seconds.astype("int64").to_numpy()
-    else:
-        numeric = pd.to_numeric(stamps, errors="coerce")
-        if numeric.isna().any():
-            try:
-                parsed = pd.to_datetime(stamps, utc=True).astype("datetime64[s, UTC]")
-                ts = parsed.astype("int64").to_numpy()
-            except (ValueError, TypeError):
-                bad = numeric.isna().to_numpy()
-                first = int(np.flatnonzero(bad)[0])
-                raise DataError(
-                    f"{source}: column {time_column!r} has values that are neither numbers nor "
-                    f"dates, first at row {first}: {stamps.iloc[first]!r}"
-                ) from None
-        else:
-            values = numeric.to_numpy(dtype=np.float64)
-            if np.nanmax(np.abs(values)) >= _MS_THRESHOLD:
-                values = values / 1000.0
-            ts = np.floor(values).astype(np.int64)
+    ts = _timestamps_s(stamps, str(time_column), source)
     out = pd.DataFrame({"timestamp": ts})
     for column in COLUMNS:
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
         out[column] = values
     validate_frame(out, source=source)
     return out
+
+
+def _bad_time(source: str, column: str, stamps: pd.Series, bad: np.ndarray, what: str) -> DataError:
+    rows = np.flatnonzero(bad)
+    shown = ", ".join(f"row {int(r)} ({stamps.iloc[int(r)]!r})" for r in rows[:_SHOWN])
+    more = f" and {rows.shape[0] - _SHOWN} more" if rows.shape[0] > _SHOWN else ""
+    return DataError(f"{source}: column {column!r} has {what} at {shown}{more}")
+
+
+def _timestamps_s(stamps: pd.Series, column: str, source: str) -> np.ndarray:
+    """Epoch seconds from a time column of epoch s, epoch ms (detected) or datetimes."""
+    if pd.api.types.is_datetime64_any_dtype(stamps):
+        if stamps.isna().any():
+            raise _bad_time(source, column, stamps, stamps.isna().to_numpy(), "missing times")
+        seconds = stamps.astype("datetime64[s, UTC]" if stamps.dt.tz else "datetime64[s]")
+        return np.asarray(seconds.astype("int64").to_numpy())
+    numeric = pd.to_numeric(stamps, errors="coerce")
+    missing = numeric.isna().to_numpy()
+    if not missing.any():
+        values = numeric.to_numpy(dtype=np.float64)
+        if np.max(np.abs(values)) >= _MS_THRESHOLD:
+            values = values / 1000.0
+        return np.floor(values).astype(np.int64)
+    if not missing.all():
+        # Mostly epoch numbers: a blank or a stray word is a broken row, not a date column.
+        raise _bad_time(source, column, stamps, missing, "missing or non-numeric timestamps")
+    parsed = pd.to_datetime(stamps, utc=True, errors="coerce", format="mixed")
+    unreadable = parsed.isna().to_numpy()
+    if unreadable.any():
+        raise _bad_time(
+            source, column, stamps, unreadable, "values that are neither epoch numbers nor dates"
+        )
+    return np.asarray(parsed.astype("datetime64[s, UTC]").astype("int64").to_numpy())
 
 
 def validate_frame(frame: pd.DataFrame, *, source: str) -> None:

@@ -7,15 +7,19 @@ from typing import Any
 
 import numpy as np
 
-from hbbacktest.config.controller import MarketMakingControllerConfigBase
+from hbbacktest.config.controller import (
+    DirectionalTradingControllerConfigBase,
+    MarketMakingControllerConfigBase,
+)
 from hbbacktest.controllers.base import (
     ControllerBase,
+    DirectionalTradingControllerBase,
     FeatureTable,
     Level,
     MarketData,
     MarketMakingControllerBase,
 )
-from hbbacktest.core.enums import FillModel, OrderType
+from hbbacktest.core.enums import FillModel, OrderType, TradeType
 from hbbacktest.core.errors import ControllerError, InternalError
 from hbbacktest.data.candles import Candles
 from hbbacktest.engine import nb
@@ -98,7 +102,10 @@ def align_features(
     return aligned
 
 
-def _barrier_params(config: MarketMakingControllerConfigBase, params: EngineParams) -> np.ndarray:
+def _barrier_params(
+    config: MarketMakingControllerConfigBase | DirectionalTradingControllerConfigBase,
+    params: EngineParams,
+) -> np.ndarray:
     vector = np.full(N_PARAMS, np.nan)
     barrier = config.triple_barrier_config
     vector[P_FEE] = params.trade_cost
@@ -111,7 +118,8 @@ def _barrier_params(config: MarketMakingControllerConfigBase, params: EnginePara
         vector[P_TRAIL_DELTA] = barrier.trailing_stop.trailing_delta
     if barrier.time_limit is not None:
         vector[P_TIME_LIMIT_S] = barrier.time_limit
-    vector[P_REFRESH_S] = config.executor_refresh_time
+    if isinstance(config, MarketMakingControllerConfigBase):
+        vector[P_REFRESH_S] = config.executor_refresh_time
     vector[P_COOLDOWN_S] = config.cooldown_time
     vector[P_TP_IS_LIMIT] = 1.0 if barrier.take_profit_order_type.is_limit_type() else 0.0
     vector[P_OPEN_IS_LIMIT] = 1.0 if barrier.open_order_type is not OrderType.MARKET else 0.0
@@ -158,6 +166,27 @@ def run_controller(
             np.array([level.amount_quote for level in levels]),
             np.array([level.amount_base for level in levels]),
             _barrier_params(controller.config, params),
+        )
+    elif isinstance(controller, DirectionalTradingControllerBase):
+        config = controller.config
+        levels = [Level("long", TradeType.BUY, 0.0), Level("short", TradeType.SELL, 0.0)]
+        if "signal" not in features:
+            raise ControllerError(
+                f"controller {config.controller_name!r} returned no 'signal' feature",
+                controller_name=config.controller_name,
+            )
+        matrix = nb.directional_nb(
+            bars.ts,
+            bars.open,
+            bars.high,
+            bars.low,
+            bars.close,
+            start_row,
+            features["signal"],
+            config.total_amount_quote / config.max_executors_per_side,
+            config.max_executors_per_side,
+            float(config.cooldown_time),
+            _barrier_params(config, params),
         )
     else:
         raise InternalError(f"no engine loop for {type(controller).__name__}")

@@ -368,10 +368,13 @@ def market_making_nb(
             ref = reference_price[k]
             mult = spread_multiplier[k]
             price = ref * (1.0 + direction * level_spread[lv] * mult)
+            if not (np.isfinite(price) and price > 0.0):
+                k += 1
+                continue
             amount = level_amount_base[lv]
             if np.isnan(amount):
                 amount = level_amount_quote[lv] / price
-            if not (np.isfinite(price) and price > 0.0 and np.isfinite(amount) and amount > 0.0):
+            if not (np.isfinite(amount) and amount > 0.0):
                 k += 1
                 continue
             if m == out.shape[0]:
@@ -390,4 +393,77 @@ def market_making_nb(
             else:
                 nxt = close_row
             k = max(nxt, k + 1)
+    return out[:m]
+
+
+@njit(cache=True)
+def directional_nb(
+    ts: np.ndarray,
+    o: np.ndarray,
+    h: np.ndarray,
+    l: np.ndarray,
+    c: np.ndarray,
+    start_row: int,
+    signal: np.ndarray,
+    amount_quote: float,
+    max_per_side: int,
+    cooldown: float,
+    params: np.ndarray,
+) -> np.ndarray:
+    """Hummingbot's directional loop: a non-zero signal opens a position executor.
+
+    At row k with ``signal[k] > 0`` (BUY) or ``< 0`` (SELL), one executor opens when fewer than
+    ``max_per_side`` executors **of that side** are active (created before k, closing after k) and
+    ``ts[k]`` is more than ``cooldown`` seconds after the newest of them. Upstream counts both
+    sides for sell signals; we count the signal's side only. Amount: ``amount_quote / c[k]`` base.
+
+    Returns:
+        A float matrix of executor records (``records.py`` columns); LEVEL is 0 for BUY, 1 for SELL.
+    """
+    n = ts.shape[0]
+    out = np.empty((64, N_FIELDS))
+    m = 0
+    # active executors per side: created time and close row (at most max_per_side each)
+    created = np.zeros((2, max_per_side))
+    closes = np.full((2, max_per_side), -1, dtype=np.int64)
+    for k in range(start_row, n):
+        s = signal[k]
+        if np.isnan(s) or s == 0.0:
+            continue
+        lane = 0 if s > 0.0 else 1
+        count = 0
+        newest = -np.inf
+        free = -1
+        for i in range(max_per_side):
+            if closes[lane, i] > k:
+                count += 1
+                newest = max(newest, created[lane, i])
+            elif free < 0:
+                free = i
+        if count >= max_per_side or not (ts[k] - newest > cooldown):
+            continue
+        price = c[k]
+        if not (np.isfinite(price) and price > 0.0):
+            continue
+        if m == out.shape[0]:
+            out = _grow_nb(out)
+        rec = out[m]
+        rec[LEVEL] = lane
+        simulate_position_nb(
+            ts,
+            o,
+            h,
+            l,
+            c,
+            k,
+            n,
+            1.0 if lane == 0 else 2.0,
+            price,
+            amount_quote / price,
+            params,
+            rec,
+        )
+        m += 1
+        created[lane, free] = ts[k]
+        closes[lane, free] = int(rec[CLOSE_ROW])
     return out[:m]

@@ -1,5 +1,21 @@
 """Technical indicators over NumPy arrays, computed once per run (never per bar)."""
 
-from hbbacktest.indicators.ta import macd, natr, rolling_mean, rolling_std, rolling_zscore
+from hbbacktest.indicators.ta import (
+    bbands_percent,
+    macd,
+    natr,
+    rolling_mean,
+    rolling_std,
+    rolling_zscore,
+    supertrend,
+)
 
-__all__ = ["macd", "natr", "rolling_mean", "rolling_std", "rolling_zscore"]
+__all__ = [
+    "bbands_percent",
+    "macd",
+    "natr",
+    "rolling_mean",
+    "rolling_std",
+    "rolling_zscore",
+    "supertrend",
+]

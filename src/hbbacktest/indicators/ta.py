@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import talib
 
+from hbbacktest.indicators.nb import supertrend_nb
+
 
 def _f64(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float64)
@@ -40,6 +42,40 @@ def macd(
         return nan, nan.copy(), nan.copy()
     line, sig, hist = talib.MACD(_f64(close), fastperiod=fast, slowperiod=slow, signalperiod=signal)
     return np.asarray(line), np.asarray(sig), np.asarray(hist)
+
+
+def bbands_percent(close: np.ndarray, length: int, std: float) -> np.ndarray:
+    """Bollinger %B: ``(close - lower) / (upper - lower)`` (``pandas_ta`` ``BBP_len_std_std``).
+
+    Bands are TA-Lib ``BBANDS`` (SMA ± ``std`` population standard deviations), as in
+    Hummingbot's environment where pandas_ta delegates to TA-Lib. NaN during warm-up and where
+    the bands have zero width.
+    """
+    if close.shape[0] < length:
+        return np.full(close.shape[0], np.nan)
+    upper, _, lower = talib.BBANDS(
+        _f64(close), timeperiod=length, nbdevup=std, nbdevdn=std, matype=0
+    )
+    width = np.asarray(upper) - np.asarray(lower)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        percent = (close - np.asarray(lower)) / width
+    percent[~np.isfinite(percent)] = np.nan
+    return percent
+
+
+def supertrend(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, length: int, multiplier: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """SuperTrend direction (+1 up, -1 down) and line, as ``pandas_ta.supertrend``.
+
+    ATR is Wilder's (TA-Lib ``ATR``); bands are ``(high + low) / 2 ∓ multiplier * ATR``.
+    """
+    if close.shape[0] <= length:
+        nan = np.full(close.shape[0], np.nan)
+        return nan, nan.copy()
+    atr = np.asarray(talib.ATR(_f64(high), _f64(low), _f64(close), timeperiod=length))
+    mid = (_f64(high) + _f64(low)) / 2
+    return supertrend_nb(_f64(close), mid - multiplier * atr, mid + multiplier * atr)
 
 
 def rolling_mean(values: np.ndarray, window: int, *, min_periods: int = 1) -> np.ndarray:

@@ -1,6 +1,11 @@
 """Use cases: the only package that wires config, data, engine and metrics together."""
 
-from hbbacktest.service.backtest import available_window, load_controller_config, run_backtest
+from hbbacktest.service.backtest import (
+    available_window,
+    load_controller_config,
+    request_from_dict,
+    run_backtest,
+)
 from hbbacktest.service.defaults import DEFAULT_CONFIG, default_request
 
 __all__ = [
@@ -8,5 +13,6 @@ __all__ = [
     "available_window",
     "default_request",
     "load_controller_config",
+    "request_from_dict",
     "run_backtest",
 ]

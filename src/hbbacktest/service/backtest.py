@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from hbbacktest.config.controller import ControllerConfigBase, config_warnings
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.config.settings import Settings
+from hbbacktest.config.validation import describe_validation_error
 from hbbacktest.controllers.base import MarketData, candles_feed
 from hbbacktest.controllers.registry import ControllerRegistry, default_registry
 from hbbacktest.core.enums import FillModel
@@ -57,6 +59,23 @@ def load_controller_config(
             f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}"
         ) from None
     return registry.load_config(data, source=str(path))
+
+
+def request_from_dict(
+    data: Mapping[str, Any], *, registry: ControllerRegistry | None = None
+) -> BacktestRequest:
+    """Build a request from plain data (e.g. a request's own JSON), config included.
+
+    Raises:
+        ConfigError: naming every invalid field of the request or of its config.
+    """
+    registry = registry or default_registry()
+    try:
+        return BacktestRequest.model_validate(
+            data, context={"load_config": lambda raw: registry.load_config(raw, source="config")}
+        )
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source="backtest request")) from None
 
 
 class _CandleSource:

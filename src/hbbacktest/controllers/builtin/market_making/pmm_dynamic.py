@@ -19,7 +19,7 @@ from pydantic import Field
 
 from hbbacktest.config.controller import CandlesConfig, MarketMakingControllerConfigBase
 from hbbacktest.controllers.base import FeatureTable, MarketData, MarketMakingControllerBase
-from hbbacktest.controllers.builtin.market_making._candles_defaults import CandlesSourceMixin
+from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin
 from hbbacktest.indicators import macd, natr, rolling_zscore
 
 

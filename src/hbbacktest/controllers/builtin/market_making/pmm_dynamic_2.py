@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from hbbacktest.config.controller import CandlesConfig, MarketMakingControllerConfigBase
 from hbbacktest.controllers.base import FeatureTable, Level, MarketData, MarketMakingControllerBase
-from hbbacktest.controllers.builtin.market_making._candles_defaults import CandlesSourceMixin
+from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin
 from hbbacktest.indicators import macd
 
 

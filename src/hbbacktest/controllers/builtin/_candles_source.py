@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from hbbacktest.config.controller import CandlesConfig
+
 
 class CandlesSourceMixin(BaseModel):
     """Fills ``candles_connector``/``candles_trading_pair`` from the trading market when absent."""
@@ -44,3 +46,10 @@ class CandlesSourceMixin(BaseModel):
                 f"candles_trading_pair is not set; using trading_pair {self.candles_source()[1]!r}"
             )
         return notes
+
+    def candles_feed_config(self, interval: str, max_records: int) -> CandlesConfig:
+        """The one candle feed such a controller reads."""
+        connector, pair = self.candles_source()
+        return CandlesConfig(
+            connector=connector, trading_pair=pair, interval=interval, max_records=max_records
+        )

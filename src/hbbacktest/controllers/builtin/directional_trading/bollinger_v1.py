@@ -1,0 +1,46 @@
+"""bollinger_v1: long below the lower Bollinger band, short above the upper (Hummingbot's)."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from hbbacktest.config.controller import CandlesConfig, DirectionalTradingControllerConfigBase
+from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
+from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin
+from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
+from hbbacktest.indicators import bbands_percent
+
+
+class BollingerV1ControllerConfig(CandlesSourceMixin, DirectionalTradingControllerConfigBase):
+    """Config of :class:`BollingerV1Controller` (upstream names and defaults)."""
+
+    controller_name: str = "bollinger_v1"
+    interval: str = "3m"
+    bb_length: int = Field(default=100, gt=1)
+    bb_std: float = Field(default=2.0, gt=0)
+    bb_long_threshold: float = 0.0
+    bb_short_threshold: float = 1.0
+
+
+class BollingerV1Controller(DirectionalTradingControllerBase[BollingerV1ControllerConfig]):
+    """Signal: %B < ``bb_long_threshold`` → long; %B > ``bb_short_threshold`` → short."""
+
+    config_class = BollingerV1ControllerConfig
+
+    def candles_configs(self) -> list[CandlesConfig]:
+        """One feed of ``interval`` candles, ``bb_length`` deep (upstream's max_records)."""
+        return [self.config.candles_feed_config(self.config.interval, self.config.bb_length)]
+
+    def warnings(self) -> list[str]:
+        """Candle-source defaults."""
+        return self.config.candles_source_warnings()
+
+    def compute_features(self, data: MarketData) -> FeatureTable:
+        """%B per candle and the signal it gives."""
+        cfg = self.config
+        candles = data.candles(*cfg.candles_source(), cfg.interval)
+        bbp = bbands_percent(candles.close, cfg.bb_length, cfg.bb_std)
+        valid = ~np.isnan(bbp)
+        signal = signal_from(bbp < cfg.bb_long_threshold, bbp > cfg.bb_short_threshold, valid)
+        return FeatureTable(candles.ts, candles.interval_s, {"bbp": bbp, "signal": signal})
