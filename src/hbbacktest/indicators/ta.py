@@ -53,9 +53,7 @@ def bbands_percent(close: np.ndarray, length: int, std: float) -> np.ndarray:
     """
     if close.shape[0] < length:
         return np.full(close.shape[0], np.nan)
-    upper, _, lower = talib.BBANDS(
-        _f64(close), timeperiod=length, nbdevup=std, nbdevdn=std, matype=0
-    )
+    upper, _, lower = talib.BBANDS(_f64(close), timeperiod=length, nbdevup=std, nbdevdn=std)
     width = np.asarray(upper) - np.asarray(lower)
     with np.errstate(divide="ignore", invalid="ignore"):
         percent = (close - np.asarray(lower)) / width

@@ -114,7 +114,11 @@ def test_take_profit_order_type_default_is_limit() -> None:
 
 @pytest.mark.parametrize(
     "given, expected",
-    [("HEDGE", PositionMode.HEDGE), ("PositionMode.ONEWAY", PositionMode.ONEWAY), (2, PositionMode.ONEWAY)],
+    [
+        ("HEDGE", PositionMode.HEDGE),
+        ("PositionMode.ONEWAY", PositionMode.ONEWAY),
+        (2, PositionMode.ONEWAY),
+    ],
 )
 def test_position_mode_forms(given: Any, expected: PositionMode) -> None:
     assert load(position_mode=given).position_mode is expected

@@ -18,12 +18,22 @@ JAN_1 = 1_704_067_200  # 2024-01-01 00:00 UTC
 
 def config(**fields: Any) -> Any:
     return ControllerRegistry().load_config(
-        {"controller_name": "pmm_simple", "connector_name": "demo", "trading_pair": "BTC-USDT", **fields}
+        {
+            "controller_name": "pmm_simple",
+            "connector_name": "demo",
+            "trading_pair": "BTC-USDT",
+            **fields,
+        }
     )
 
 
 def request(**fields: Any) -> BacktestRequest:
-    data: dict[str, Any] = {"config": config(), "start": "2024-01-01", "end": "2024-01-02", **fields}
+    data: dict[str, Any] = {
+        "config": config(),
+        "start": "2024-01-01",
+        "end": "2024-01-02",
+        **fields,
+    }
     return validate_model(BacktestRequest, data, source="request")
 
 
@@ -72,7 +82,10 @@ def test_start_not_before_end_is_rejected(end: Any) -> None:
         ({"backtesting_resolution": "2q"}, "backtesting_resolution = '2q': invalid interval"),
         ({"trade_cost": 0.5}, "trade_cost = 0.5: Input should be less than 0.1"),
         ({"trade_cost": -0.001}, "trade_cost = -0.001: Input should be greater than or equal to 0"),
-        ({"fill_model": "perfect"}, "fill_model = 'perfect': Input should be 'hummingbot' or 'touch'"),
+        (
+            {"fill_model": "perfect"},
+            "fill_model = 'perfect': Input should be 'hummingbot' or 'touch'",
+        ),
         ({"leverage": 3}, "leverage = 3: Extra inputs are not permitted"),
     ],
 )
@@ -140,16 +153,21 @@ def test_request_is_frozen_and_json_serialisable() -> None:
     assert dumped["start"] == JAN_1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BacktestRequest validates a raw config mapping as the generic ControllerConfigBase: a "
-        "request rebuilt from its own JSON has the same config_id but loses the controller's "
-        "config class (run_backtest then fails with AttributeError: no spreads_and_amounts_quote)"
-    ),
-)
-def test_request_rebuilt_from_its_json_keeps_the_config_class() -> None:
-    req = request()
-    rebuilt = BacktestRequest.model_validate(req.model_dump(mode="json"))
-    assert rebuilt.config_id == req.config_id
+def test_raw_config_mapping_is_rejected_without_a_registry() -> None:
+    # once validated as the generic ControllerConfigBase, losing the controller's fields
+    data = request().model_dump(mode="json")
+    with pytest.raises(ConfigError) as info:
+        validate_model(BacktestRequest, data, source="request")
+    message = str(info.value)
+    assert "config: a raw config mapping needs the controller registry" in message
+
+
+def test_request_rebuilt_from_its_json_with_a_registry_is_equal() -> None:
+    req = request(config=config(buy_spreads="0.01,0.03", trailing_stop="0.02,0.01", foo=1))
+    registry = ControllerRegistry()
+    rebuilt = BacktestRequest.model_validate(
+        json.loads(req.model_dump_json()), context={"load_config": registry.load_config}
+    )
     assert type(rebuilt.config) is type(req.config)
+    assert rebuilt == req
+    assert rebuilt.config_id == req.config_id

@@ -13,7 +13,13 @@ def make(ts: list[int], interval_s: int = 60) -> Candles:
     n = len(ts)
     price = np.arange(1.0, n + 1.0)
     return Candles(
-        np.array(ts, dtype=np.int64), price, price + 1, price - 0.5, price + 0.5, price * 10, interval_s
+        np.array(ts, dtype=np.int64),
+        price,
+        price + 1,
+        price - 0.5,
+        price + 0.5,
+        price * 10,
+        interval_s,
     )
 
 
@@ -30,12 +36,21 @@ def test_arrays_are_read_only_copies() -> None:
 
 def test_from_frame_and_to_frame_round_trip() -> None:
     frame = pd.DataFrame(
-        {"timestamp": [0, 60], "open": [1, 2], "high": [2, 3], "low": [1, 1], "close": [2, 2], "volume": [5, 6]}
+        {
+            "timestamp": [0, 60],
+            "open": [1, 2],
+            "high": [2, 3],
+            "low": [1, 1],
+            "close": [2, 2],
+            "volume": [5, 6],
+        }
     )
     candles = Candles.from_frame(frame, 60)
     assert candles.ts.dtype == np.int64
     assert candles.close.dtype == np.float64
-    pd.testing.assert_frame_equal(candles.to_frame(), frame.astype({c: float for c in frame.columns[1:]}))
+    pd.testing.assert_frame_equal(
+        candles.to_frame(), frame.astype({c: float for c in frame.columns[1:]})
+    )
 
 
 def test_length_and_ends() -> None:

@@ -137,6 +137,13 @@ class TestHummingbot:
         assert r["cum_fees_quote"] == approx(0.396)  # 2 * 0.001 * 2 * 99
         assert r["filled_amount_quote"] == approx(396.0)  # 2 * 2 * 99
 
+    def test_take_profit_must_exceed(self, impl):
+        # exact binary fractions: row 1 pnl 72/64 - 1 = 0.125 == take_profit, not above it;
+        # row 2 80/64 - 1 = 0.25 > 0.125 -> TAKE_PROFIT on row 2
+        b = bars([64, 72, 80])
+        r = run(impl, b, open_is_limit=0, take_profit=0.125)
+        assert outcome(r) == (0, 2, TP)
+
     def test_take_profit_sell_limit(self, impl):
         # sell entry 101: row 1 close 101.5 >= 101 -> filled at 101.5. pnl = 1 - c/101.5:
         # row 2 0.0148, row 3 1 - 97/101.5 = 0.0443 > 0.02 -> TAKE_PROFIT on row 3.
@@ -426,6 +433,12 @@ class TestTouch:
         b = bars([100] * 6)
         r = touch(impl, b, entry=99.0, refresh_s=120, time_limit_s=60)
         assert outcome(r) == (-1, 1, TL)
+
+    def test_unfilled_refresh_and_time_limit_same_row(self, impl):
+        # stop row 3 == window end 3 (180 s) -> TIME_LIMIT, as in the hummingbot model
+        b = bars([100] * 6)
+        r = touch(impl, b, entry=99.0, refresh_s=120, time_limit_s=180)
+        assert outcome(r) == (-1, 3, TL)
 
     def test_fill_on_the_refresh_row_counts(self, impl):
         # row 3 (the stop row) low 98.9 <= 99 -> filled at 99 on row 3; TIME_LIMIT at row 5

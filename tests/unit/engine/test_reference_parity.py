@@ -63,10 +63,12 @@ def maybe(values: list[float]) -> st.SearchStrategy[float]:
 def param_vectors(draw: st.DrawFn, fill_model: int | None = None) -> np.ndarray:
     return params(
         fee=draw(st.sampled_from([0.0, 0.0002, 0.001, 0.0025])),
-        take_profit=draw(maybe([0.005, 0.01, 0.015, 0.02, 0.03, 0.05])),
-        stop_loss=draw(maybe([0.005, 0.01, 0.015, 0.02, 0.03, 0.05])),
-        trail_activation=draw(maybe([0.0, 0.005, 0.01, 0.015, 0.02])),
-        trail_delta=draw(maybe([0.0, 0.002, 0.005, 0.01])),
+        # binary fractions (1/64, 1/32) make exact ties with the 0.5 price grid possible,
+        # e.g. 96 * (1 + 1/32) = 99
+        take_profit=draw(maybe([0.005, 0.01, 0.015625, 0.02, 0.03125, 0.05])),
+        stop_loss=draw(maybe([0.005, 0.01, 0.015625, 0.02, 0.03125, 0.05])),
+        trail_activation=draw(maybe([0.0, 0.005, 0.01, 0.015625, 0.02, 0.03125])),
+        trail_delta=draw(maybe([0.0, 0.002, 0.005, 0.0078125, 0.015625])),
         time_limit_s=draw(maybe([0, 60, 90, 120, 180, 300, 600])),
         refresh_s=draw(maybe([0, 30, 60, 120, 180, 300])),
         cooldown_s=draw(maybe([0, 60, 90, 120, 300])),
