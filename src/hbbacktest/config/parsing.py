@@ -30,6 +30,8 @@ def enum_by_name(enum_class: type[E], value: Any) -> Any:
     """Accept an enum member, its name in any case (``"limit"``), ``"OrderType.LIMIT"`` or its code."""
     if isinstance(value, enum_class):
         return value
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
     if isinstance(value, str):
         name = value.strip().split(".")[-1].upper()
         try:

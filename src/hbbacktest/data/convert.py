@@ -56,9 +56,15 @@ def normalize_frame(raw: pd.DataFrame, *, source: str = "candles") -> pd.DataFra
     return out
 
 
+def _show(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return "empty"
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _bad_time(source: str, column: str, stamps: pd.Series, bad: np.ndarray, what: str) -> DataError:
     rows = np.flatnonzero(bad)
-    shown = ", ".join(f"row {int(r)} ({stamps.iloc[int(r)]!r})" for r in rows[:_SHOWN])
+    shown = ", ".join(f"row {int(r)} ({_show(stamps.iloc[int(r)])})" for r in rows[:_SHOWN])
     more = f" and {rows.shape[0] - _SHOWN} more" if rows.shape[0] > _SHOWN else ""
     return DataError(f"{source}: column {column!r} has {what} at {shown}{more}")
 

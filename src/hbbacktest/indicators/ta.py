@@ -34,10 +34,10 @@ def macd(
     """MACD line, signal line and histogram (TA-Lib ``MACD``; EMAs seeded with an SMA).
 
     ``pandas_ta.macd`` names these ``MACD_f_s_g``, ``MACDs_f_s_g`` and ``MACDh_f_s_g``.
-    Values before ``slow + signal - 2`` candles are NaN.
+    The first ``max(fast, slow) + signal - 2`` values are NaN.
     """
     n = close.shape[0]
-    if n < max(fast, slow) + signal:
+    if n < max(fast, slow) + signal - 1:
         nan = np.full(n, np.nan)
         return nan, nan.copy(), nan.copy()
     line, sig, hist = talib.MACD(_f64(close), fastperiod=fast, slowperiod=slow, signalperiod=signal)

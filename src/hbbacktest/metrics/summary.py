@@ -45,7 +45,12 @@ def empty_summary() -> dict[str, Any]:
 
 
 def _ratio(numerator: float, denominator: float, default: float = 0.0) -> float:
-    return float(numerator / denominator) if denominator > 0 else default
+    # A denominator so small that the ratio overflows is no denominator at all.
+    if denominator > 0:
+        ratio = numerator / denominator
+        if np.isfinite(ratio):
+            return float(ratio)
+    return default
 
 
 def drawdown_and_sharpe(

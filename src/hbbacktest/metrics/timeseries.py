@@ -29,7 +29,9 @@ def pnl_timeseries(
     pnl = np.bincount(booked, weights=records["net_pnl_quote"], minlength=n + 1)[:n]
     volume = np.bincount(booked, weights=records["filled_amount_quote"], minlength=n + 1)[:n]
     active = np.bincount(records["created_row"] + 1, minlength=n + 1)[:n].astype(np.int64)
-    active -= np.bincount(booked, minlength=n + 1)[:n]
+    # An executor created and closed on the same bar is never active at a bar's snapshot.
+    ends = np.minimum(np.maximum(booked, records["created_row"] + 1), n)
+    active -= np.bincount(ends, minlength=n + 1)[:n]
     realized = np.cumsum(pnl)[start_row:]
     zeros = np.zeros_like(realized)
     return {
