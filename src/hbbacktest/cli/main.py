@@ -6,6 +6,7 @@ codes: 0 ok, 1 unexpected, 2 bad config/arguments, 3 data problem, 4 controller 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -200,6 +201,16 @@ def controllers_list() -> None:
     """List the controllers that can run."""
     for controller_type, name in default_registry().describe():
         typer.echo(f"{controller_type:<20} {name}")
+
+
+@controllers_app.command("schema")
+def controllers_schema(name: Annotated[str, typer.Argument(help="A controller_name.")]) -> None:
+    """Print a controller config's JSON schema (for UIs and validation)."""
+    try:
+        controller = default_registry().get(name)
+    except HbBacktestError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(controller.config_class.model_json_schema(), indent=2))
 
 
 @app.command()
