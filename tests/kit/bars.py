@@ -19,7 +19,7 @@ class Bars(NamedTuple):
     ts: np.ndarray
     o: np.ndarray
     h: np.ndarray
-    l: np.ndarray  # noqa: E741
+    l: np.ndarray
     c: np.ndarray
 
     @property

@@ -9,7 +9,15 @@ import numpy as np
 
 from hbbacktest.engine import nb
 from hbbacktest.engine.records import P_FILL_MODEL
-from tests.kit.bars import FLOAT_FIELDS, INT_FIELDS, Bars, matrix_dicts, new_rec, params_dict, rec_dict
+from tests.kit.bars import (
+    FLOAT_FIELDS,
+    INT_FIELDS,
+    Bars,
+    matrix_dicts,
+    new_rec,
+    params_dict,
+    rec_dict,
+)
 
 from . import reference as ref
 
@@ -44,8 +52,16 @@ class Kernel:
         return int(nb.first_row_from_nb(ts, k, seconds))
 
     @staticmethod
-    def position(b: Bars, k: int, stop_row: int, w_end: int, side: float, entry: float,
-                 amount: float, p: np.ndarray) -> dict:
+    def position(
+        b: Bars,
+        k: int,
+        stop_row: int,
+        w_end: int,
+        side: float,
+        entry: float,
+        amount: float,
+        p: np.ndarray,
+    ) -> dict:
         rec = new_rec()
         kernel = nb.position_hummingbot_nb if p_model(p) == 0.0 else nb.position_touch_nb
         kernel(*b.ohlc(), k, stop_row, w_end, float(side), float(entry), float(amount), p, rec)
@@ -53,25 +69,38 @@ class Kernel:
         return {f: d[f] for f in POSITION_FIELDS}
 
     @staticmethod
-    def simulate(b: Bars, k: int, stop_row: int, side: float, entry: float, amount: float,
-                 p: np.ndarray) -> dict:
+    def simulate(
+        b: Bars, k: int, stop_row: int, side: float, entry: float, amount: float, p: np.ndarray
+    ) -> dict:
         rec = new_rec()
-        nb.simulate_position_nb(b.ts, *b.ohlc(), k, stop_row, float(side), float(entry),
-                                float(amount), p, rec)
+        nb.simulate_position_nb(
+            b.ts, *b.ohlc(), k, stop_row, float(side), float(entry), float(amount), p, rec
+        )
         d = rec_dict(rec)
         del d["level"]  # not written by simulate_position_nb
         return d
 
     @staticmethod
-    def market_making(b: Bars, start_row: int, reference_price: Sequence[float],
-                      spread_multiplier: Sequence[float], levels: Sequence[Level],
-                      p: np.ndarray) -> list[dict]:
+    def market_making(
+        b: Bars,
+        start_row: int,
+        reference_price: Sequence[float],
+        spread_multiplier: Sequence[float],
+        levels: Sequence[Level],
+        p: np.ndarray,
+    ) -> list[dict]:
         arr = np.array(levels, dtype=np.float64).reshape(-1, 4)
         matrix = nb.market_making_nb(
-            b.ts, *b.ohlc(), start_row,
+            b.ts,
+            *b.ohlc(),
+            start_row,
             np.asarray(reference_price, dtype=np.float64),
             np.asarray(spread_multiplier, dtype=np.float64),
-            arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy(), arr[:, 3].copy(), p,
+            arr[:, 0].copy(),
+            arr[:, 1].copy(),
+            arr[:, 2].copy(),
+            arr[:, 3].copy(),
+            p,
         )
         return matrix_dicts(matrix)
 
@@ -92,27 +121,44 @@ class Reference:
         return ref.first_row_from(ts.tolist(), k, seconds)
 
     @staticmethod
-    def position(b: Bars, k: int, stop_row: int, w_end: int, side: float, entry: float,
-                 amount: float, p: np.ndarray) -> dict:
+    def position(
+        b: Bars,
+        k: int,
+        stop_row: int,
+        w_end: int,
+        side: float,
+        entry: float,
+        amount: float,
+        p: np.ndarray,
+    ) -> dict:
         fn = ref.position_hummingbot if p_model(p) == 0.0 else ref.position_touch
         lists = [a.tolist() for a in b.ohlc()]
         return fn(*lists, k, stop_row, w_end, side, entry, amount, params_dict(p))
 
     @staticmethod
-    def simulate(b: Bars, k: int, stop_row: int, side: float, entry: float, amount: float,
-                 p: np.ndarray) -> dict:
+    def simulate(
+        b: Bars, k: int, stop_row: int, side: float, entry: float, amount: float, p: np.ndarray
+    ) -> dict:
         lists = [a.tolist() for a in b]
         return ref.simulate_position(*lists, k, stop_row, side, entry, amount, params_dict(p))
 
     @staticmethod
-    def market_making(b: Bars, start_row: int, reference_price: Sequence[float],
-                      spread_multiplier: Sequence[float], levels: Sequence[Level],
-                      p: np.ndarray) -> list[dict]:
+    def market_making(
+        b: Bars,
+        start_row: int,
+        reference_price: Sequence[float],
+        spread_multiplier: Sequence[float],
+        levels: Sequence[Level],
+        p: np.ndarray,
+    ) -> list[dict]:
         lists = [a.tolist() for a in b]
         columns = list(zip(*levels, strict=True)) if levels else [(), (), (), ()]
         return ref.market_making(
-            *lists, start_row, [float(x) for x in reference_price],
-            [float(x) for x in spread_multiplier], *[list(col) for col in columns],
+            *lists,
+            start_row,
+            [float(x) for x in reference_price],
+            [float(x) for x in spread_multiplier],
+            *[list(col) for col in columns],
             params_dict(p),
         )
 

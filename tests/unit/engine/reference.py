@@ -84,7 +84,7 @@ def _book_unfilled(stop_row: int, w_end: int) -> dict:
     return _unfilled(w_end, TIME_LIMIT)
 
 
-def position_hummingbot(o, h, l, c, k, stop_row, w_end, side, entry, amount, params) -> dict:  # noqa: E741
+def position_hummingbot(o, h, l, c, k, stop_row, w_end, side, entry, amount, params) -> dict:
     """Hummingbot's fill model: everything decided on closes, except the stop loss (low/high)."""
     buy = side == BUY
     fee = params["fee"]
@@ -161,7 +161,7 @@ def position_hummingbot(o, h, l, c, k, stop_row, w_end, side, entry, amount, par
     }
 
 
-def position_touch(o, h, l, c, k, stop_row, w_end, side, entry, amount, params) -> dict:  # noqa: E741
+def position_touch(o, h, l, c, k, stop_row, w_end, side, entry, amount, params) -> dict:
     """The touch fill model: orders fill when the bar's range reaches their price."""
     buy = side == BUY
     fee = params["fee"]
@@ -253,7 +253,7 @@ def position_touch(o, h, l, c, k, stop_row, w_end, side, entry, amount, params) 
     }
 
 
-def simulate_position(ts, o, h, l, c, k, stop_row, side, entry, amount, params) -> dict:  # noqa: E741
+def simulate_position(ts, o, h, l, c, k, stop_row, side, entry, amount, params) -> dict:
     """One executor created at row k, with the run's fill model; the full record minus level."""
     w_end = window_end(ts, k, params["time_limit_s"])
     model = position_hummingbot if params["fill_model"] == 0.0 else position_touch
@@ -275,7 +275,7 @@ def market_making(
     ts,
     o,
     h,
-    l,  # noqa: E741
+    l,
     c,
     start_row,
     reference_price,

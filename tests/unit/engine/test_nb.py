@@ -11,6 +11,7 @@ barriers; no refresh; no time limit (the window ends on the last row).
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -308,6 +309,33 @@ class TestHummingbot:
         assert outcome(r) == (1, 2, SL)
         assert r["exit_price"] == 99.5
 
+    # exact boundaries (prices from 64 with binary-fraction barriers: no rounding) ------------
+
+    @pytest.mark.parametrize(
+        ("side", "highs", "lows"),
+        [(BUY, [None, None], [None, 56]), (SELL, [None, 72], [None, None])],
+        ids=["buy", "sell"],
+    )
+    def test_stop_loss_reached_exactly(self, impl, side, highs, lows):
+        # fill 64, stop loss 0.125: a low of exactly 64 * 0.875 = 56 (a high of exactly
+        # 64 * 1.125 = 72 for a sell) reaches it -> STOP_LOSS on row 1
+        b = bars([64, 64], highs=highs, lows=lows)
+        r = run(impl, b, side=side, open_is_limit=0, stop_loss=0.125)
+        assert outcome(r) == (0, 1, SL)
+
+    def test_trailing_stop_needs_falling_below_trigger(self, impl):
+        # fill 64, activation 0.125, delta 0.125. pnl: row 1 80/64-1 = 0.25 (active, trigger
+        # 0.125); row 2 72/64-1 = 0.125 == trigger, not below; row 3 71/64-1 = 0.109 -> TS 3
+        b = bars([64, 80, 72, 71])
+        r = run(impl, b, open_is_limit=0, trail_activation=0.125, trail_delta=0.125)
+        assert outcome(r) == (0, 3, TS)
+
+    def test_trailing_activation_must_exceed(self, impl):
+        # activation 0.25: pnl 80/64-1 = 0.25 does not exceed it -> never active -> TIME_LIMIT
+        b = bars([64, 80, 70, 60])
+        r = run(impl, b, open_is_limit=0, trail_activation=0.25, trail_delta=0.125)
+        assert outcome(r) == (0, 3, TL)
+
 
 # =============================================================================================
 # touch fill model
@@ -381,12 +409,12 @@ class TestTouch:
         assert outcome(r) == (0, 1, TP)
         assert r["exit_price"] == approx(exit_price)
 
-    TRAIL_BARS = dict(
-        closes=[100, 100.8, 102, 102.5, 102.2],
-        opens=[100, 100, 100.8, 102, 102.6],
-        highs=[100, 101, 102.5, 103, 102.8],
-        lows=[100, 99.5, 100.5, 101.8, 101.9],
-    )
+    TRAIL_BARS: ClassVar[dict[str, list[float]]] = {
+        "closes": [100, 100.8, 102, 102.5, 102.2],
+        "opens": [100, 100, 100.8, 102, 102.6],
+        "highs": [100, 101, 102.5, 103, 102.8],
+        "lows": [100, 99.5, 100.5, 101.8, 101.9],
+    }
 
     def test_trailing_stop(self, impl):
         # market buy at 100, activation .02, delta .01; best = best high return after the fill.
@@ -410,7 +438,9 @@ class TestTouch:
 
     def test_trailing_stop_needs_activation(self, impl):
         # highs reach 101.5 at most (best .015 < .02), then lows fall to 99 -> TIME_LIMIT
-        b = bars([100, 101, 99.5, 100], highs=[None, 101.5, None, None], lows=[None, None, 99, None])
+        b = bars(
+            [100, 101, 99.5, 100], highs=[None, 101.5, None, None], lows=[None, None, 99, None]
+        )
         r = touch(impl, b, open_is_limit=0, trail_activation=0.02, trail_delta=0.01)
         assert outcome(r) == (0, 3, TL)
 
@@ -472,7 +502,9 @@ class TestTouch:
     def test_only_stop_loss_checked_on_the_fill_bar(self, impl):
         # row 1 fills at 99 and its high 105 passes the TP price 100.98, but the order of
         # prices inside the bar is unknown: no TP there. Later highs 100 -> TIME_LIMIT at 100.
-        b = bars([100, 99.5, 100, 100], highs=[None, 105, None, None], lows=[None, 98.5, None, None])
+        b = bars(
+            [100, 99.5, 100, 100], highs=[None, 105, None, None], lows=[None, 98.5, None, None]
+        )
         r = touch(impl, b, entry=99.0, take_profit=0.02)
         assert outcome(r) == (1, 3, TL)
 
@@ -481,6 +513,38 @@ class TestTouch:
         b = bars([100, 100.5], lows=[90, None])
         r = touch(impl, b, open_is_limit=0, stop_loss=0.02)
         assert outcome(r) == (0, 1, TL)
+
+    # exact boundaries (fill 64, binary-fraction barriers: prices are exact) ------------------
+
+    def test_stop_loss_reached_exactly(self, impl):
+        # SL price 64 * 0.875 = 56; row 1 low exactly 56 -> STOP_LOSS at 56
+        r = touch(impl, bars([64, 60], lows=[None, 56]), open_is_limit=0, stop_loss=0.125)
+        assert outcome(r) == (0, 1, SL)
+        assert r["exit_price"] == 56.0
+
+    def test_take_profit_reached_exactly(self, impl):
+        # TP price 64 * 1.125 = 72; row 1 high exactly 72 -> TAKE_PROFIT at 72
+        r = touch(impl, bars([64, 70], highs=[None, 72]), open_is_limit=0, take_profit=0.125)
+        assert outcome(r) == (0, 1, TP)
+        assert r["exit_price"] == 72.0
+
+    def test_trailing_stop_reached_exactly(self, impl):
+        # activation 0.125, delta 0.125. row 1 high 80: best 0.25, active from row 2.
+        # row 2: trail 64 * (1 + 0.25 - 0.125) = 72; opens 76, low exactly 72 -> TS at 72
+        b = bars([64, 78, 74], opens=[64, 64, 76], highs=[None, 80, 76], lows=[None, None, 72])
+        r = touch(impl, b, open_is_limit=0, trail_activation=0.125, trail_delta=0.125)
+        assert outcome(r) == (0, 2, TS)
+        assert r["exit_price"] == 72.0
+
+    def test_trailing_activation_at_exactly_the_threshold(self, impl):
+        # NOT in the docstring, pinned as implemented: the touch model activates when the best
+        # favourable return *reaches* the activation (>=), where the hummingbot model needs it
+        # to exceed it. activation 0.25: row 1 high 80 -> best exactly 0.25 -> active; row 2
+        # low 70 <= trail 72 -> TRAILING_STOP at 72.
+        b = bars([64, 78, 74], opens=[64, 64, 76], highs=[None, 80, 76], lows=[None, None, 70])
+        r = touch(impl, b, open_is_limit=0, trail_activation=0.25, trail_delta=0.125)
+        assert outcome(r) == (0, 2, TS)
+        assert r["exit_price"] == 72.0
 
 
 # =============================================================================================
@@ -595,31 +659,19 @@ class TestMarketMaking:
         out = mm(impl, bars([100.0] * 2), [(BUY, 0.6, 10.0, NAN)], mult=[2, 1])
         assert col(out, "created_row") == [1]
 
-    def test_zero_price_with_base_amount_skips_row(self, impl):
-        # spread 0.5 * multiplier 2 -> price 0 -> no executor on row 0 (fixed base amount)
-        out = mm(impl, bars([100.0] * 2), [(BUY, 0.5, NAN, 1.0)], mult=[2, 1])
-        assert col(out, "created_row") == [1]
-
-    @pytest.mark.xfail(
-        strict=True,
-        raises=ZeroDivisionError,
-        reason="BUG: market_making_nb computes amount_quote / price before checking price > 0; a "
-        "zero price (ref 0, or buy spread * multiplier == 1) raises ZeroDivisionError instead of "
-        "skipping the row (kernels must not raise)",
-    )
     @pytest.mark.parametrize(
-        ("ref_price", "mult"), [([100, 100], [2, 1]), ([0, 100], [1, 1])], ids=["spread", "ref"]
+        ("ref_price", "mult", "level"),
+        [
+            ([100, 100], [2, 1], (BUY, 0.5, 10.0, NAN)),  # 100 * (1 - 0.5 * 2) = 0
+            ([0, 100], [1, 1], (BUY, 0.5, 10.0, NAN)),  # reference price 0
+            ([100, 100], [2, 1], (BUY, 0.5, NAN, 1.0)),  # fixed base amount
+        ],
+        ids=["spread", "ref", "base-amount"],
     )
-    def test_zero_price_with_quote_amount_skips_row(self, ref_price, mult):
-        from .impls import Kernel
-
-        out = mm(Kernel, bars([100.0] * 2), [(BUY, 0.5, 10.0, NAN)], ref_price=ref_price, mult=mult)
-        assert col(out, "created_row") == [1]
-
-    def test_zero_price_with_quote_amount_reference(self):
-        from .impls import Reference
-
-        out = mm(Reference, bars([100.0] * 2), [(BUY, 0.5, 10.0, NAN)], mult=[2, 1])
+    def test_zero_price_skips_row(self, impl, ref_price, mult, level):
+        # a zero price gets no executor (and must not raise: amount_quote / price). Found as a
+        # ZeroDivisionError in the kernel while writing these tests; fixed upstream since.
+        out = mm(impl, bars([100.0] * 2), [level], ref_price=ref_price, mult=mult)
         assert col(out, "created_row") == [1]
 
     def test_kernel_matrix_shape(self):
@@ -628,13 +680,29 @@ class TestMarketMaking:
         b = bars([100.0] * 3)
         p = params()
         matrix = nb.market_making_nb(
-            b.ts, *b.ohlc(), 0, b.c, np.ones(3), np.array([BUY]), np.array([0.01]),
-            np.array([NAN]), np.array([1.0]), p,
+            b.ts,
+            *b.ohlc(),
+            0,
+            b.c,
+            np.ones(3),
+            np.array([BUY]),
+            np.array([0.01]),
+            np.array([NAN]),
+            np.array([1.0]),
+            p,
         )
         assert matrix.shape == (2, N_FIELDS)
         empty = nb.market_making_nb(
-            b.ts, *b.ohlc(), 3, b.c, np.ones(3), np.array([BUY]), np.array([0.01]),
-            np.array([NAN]), np.array([1.0]), p,
+            b.ts,
+            *b.ohlc(),
+            3,
+            b.c,
+            np.ones(3),
+            np.array([BUY]),
+            np.array([0.01]),
+            np.array([NAN]),
+            np.array([1.0]),
+            p,
         )
         assert empty.shape == (0, N_FIELDS)
 
