@@ -53,3 +53,22 @@ class CandlesSourceMixin(BaseModel):
         return CandlesConfig(
             connector=connector, trading_pair=pair, interval=interval, max_records=max_records
         )
+
+
+class SingleCandleFeed:
+    """Controller mixin: one candle feed of ``config.interval``, ``config.max_records`` deep.
+
+    Put it first in the bases (``class X(SingleCandleFeed, MarketMakingControllerBase[...])``).
+    The config must be a :class:`CandlesSourceMixin` with ``interval`` and ``max_records``.
+    """
+
+    def candles_configs(self) -> list[CandlesConfig]:
+        """The one feed."""
+        config: Any = getattr(self, "config")  # noqa: B009 - typed by the controller class
+        return [config.candles_feed_config(config.interval, config.max_records)]
+
+    def warnings(self) -> list[str]:
+        """Candle-source defaults, then the family's notes."""
+        config: Any = getattr(self, "config")  # noqa: B009
+        notes: list[str] = super().warnings()  # type: ignore[misc]
+        return list(config.candles_source_warnings()) + notes

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from hbbacktest.config.controller import CandlesConfig, DirectionalTradingControllerConfigBase
+from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
 from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
-from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin
+from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
 from hbbacktest.indicators import bbands_percent
 
@@ -22,19 +22,18 @@ class BollingerV1ControllerConfig(CandlesSourceMixin, DirectionalTradingControll
     bb_long_threshold: float = 0.0
     bb_short_threshold: float = 1.0
 
+    @property
+    def max_records(self) -> int:
+        """Candles the live controller keeps (``bb_length``)."""
+        return self.bb_length
 
-class BollingerV1Controller(DirectionalTradingControllerBase[BollingerV1ControllerConfig]):
+
+class BollingerV1Controller(
+    SingleCandleFeed, DirectionalTradingControllerBase[BollingerV1ControllerConfig]
+):
     """Signal: %B < ``bb_long_threshold`` → long; %B > ``bb_short_threshold`` → short."""
 
     config_class = BollingerV1ControllerConfig
-
-    def candles_configs(self) -> list[CandlesConfig]:
-        """One feed of ``interval`` candles, ``bb_length`` deep (upstream's max_records)."""
-        return [self.config.candles_feed_config(self.config.interval, self.config.bb_length)]
-
-    def warnings(self) -> list[str]:
-        """Candle-source defaults."""
-        return self.config.candles_source_warnings()
 
     def compute_features(self, data: MarketData) -> FeatureTable:
         """%B per candle and the signal it gives."""

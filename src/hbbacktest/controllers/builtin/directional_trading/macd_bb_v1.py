@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from hbbacktest.config.controller import CandlesConfig, DirectionalTradingControllerConfigBase
+from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
 from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
-from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin
+from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
 from hbbacktest.indicators import bbands_percent, macd
 
@@ -31,18 +31,12 @@ class MACDBBV1ControllerConfig(CandlesSourceMixin, DirectionalTradingControllerC
         return max(self.macd_slow, self.macd_fast, self.macd_signal, self.bb_length) + 20
 
 
-class MACDBBV1Controller(DirectionalTradingControllerBase[MACDBBV1ControllerConfig]):
+class MACDBBV1Controller(
+    SingleCandleFeed, DirectionalTradingControllerBase[MACDBBV1ControllerConfig]
+):
     """Long: %B < long threshold, MACD histogram > 0, MACD < 0; short: the mirror image."""
 
     config_class = MACDBBV1ControllerConfig
-
-    def candles_configs(self) -> list[CandlesConfig]:
-        """One feed of ``interval`` candles, ``max_records`` deep."""
-        return [self.config.candles_feed_config(self.config.interval, self.config.max_records)]
-
-    def warnings(self) -> list[str]:
-        """Candle-source defaults."""
-        return self.config.candles_source_warnings()
 
     def compute_features(self, data: MarketData) -> FeatureTable:
         """%B, MACD and histogram per candle, and the signal."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from hbbacktest.config.controller import CandlesConfig, DirectionalTradingControllerConfigBase
+from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
 from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
-from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin
+from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
 from hbbacktest.indicators import supertrend
 
@@ -21,8 +21,13 @@ class SuperTrendConfig(CandlesSourceMixin, DirectionalTradingControllerConfigBas
     multiplier: float = Field(default=4.0, gt=0)
     percentage_threshold: float = Field(default=0.01, gt=0)
 
+    @property
+    def max_records(self) -> int:
+        """Candles the live controller keeps (``length + 10``)."""
+        return self.length + 10
 
-class SuperTrendController(DirectionalTradingControllerBase[SuperTrendConfig]):
+
+class SuperTrendController(SingleCandleFeed, DirectionalTradingControllerBase[SuperTrendConfig]):
     """Long in an uptrend, short in a downtrend, when ``|close - line| / close`` < threshold.
 
     Upstream cannot backtest this controller (its engine drops every row with a NaN, and one of
@@ -30,14 +35,6 @@ class SuperTrendController(DirectionalTradingControllerBase[SuperTrendConfig]):
     """
 
     config_class = SuperTrendConfig
-
-    def candles_configs(self) -> list[CandlesConfig]:
-        """One feed of ``interval`` candles, ``length + 10`` deep (upstream's max_records)."""
-        return [self.config.candles_feed_config(self.config.interval, self.config.length + 10)]
-
-    def warnings(self) -> list[str]:
-        """Candle-source defaults."""
-        return self.config.candles_source_warnings()
 
     def compute_features(self, data: MarketData) -> FeatureTable:
         """SuperTrend direction and line per candle, the distance to it, and the signal."""

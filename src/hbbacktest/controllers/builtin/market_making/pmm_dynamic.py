@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from hbbacktest.config.controller import CandlesConfig, MarketMakingControllerConfigBase
+from hbbacktest.config.controller import MarketMakingControllerConfigBase
 from hbbacktest.controllers.base import FeatureTable, MarketData, MarketMakingControllerBase
-from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin
+from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.indicators import macd, natr, rolling_zscore
 
 
@@ -41,26 +41,12 @@ class PMMDynamicControllerConfig(CandlesSourceMixin, MarketMakingControllerConfi
         return max(self.macd_slow, self.macd_fast, self.macd_signal, self.natr_length) + 100
 
 
-class PMMDynamicController(MarketMakingControllerBase[PMMDynamicControllerConfig]):
+class PMMDynamicController(
+    SingleCandleFeed, MarketMakingControllerBase[PMMDynamicControllerConfig]
+):
     """MACD-shifted reference price and NATR-scaled spreads."""
 
     config_class = PMMDynamicControllerConfig
-
-    def candles_configs(self) -> list[CandlesConfig]:
-        """One feed: ``interval`` candles of the candles source."""
-        connector, pair = self.config.candles_source()
-        return [
-            CandlesConfig(
-                connector=connector,
-                trading_pair=pair,
-                interval=self.config.interval,
-                max_records=self.config.max_records,
-            )
-        ]
-
-    def warnings(self) -> list[str]:
-        """Candle-source defaults plus the base's notes."""
-        return self.config.candles_source_warnings() + super().warnings()
 
     def compute_features(self, data: MarketData) -> FeatureTable:
         """NATR, MACD and the derived reference price and spread multiplier per candle."""

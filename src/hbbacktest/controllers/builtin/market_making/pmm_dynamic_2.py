@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from hbbacktest.config.controller import CandlesConfig, MarketMakingControllerConfigBase
+from hbbacktest.config.controller import MarketMakingControllerConfigBase
 from hbbacktest.controllers.base import FeatureTable, Level, MarketData, MarketMakingControllerBase
-from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin
+from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.indicators import macd
 
 
@@ -49,26 +49,12 @@ class PMMDynamic2ControllerConfig(CandlesSourceMixin, MarketMakingControllerConf
         return self.macd_slow + 100
 
 
-class PMMDynamic2Controller(MarketMakingControllerBase[PMMDynamic2ControllerConfig]):
+class PMMDynamic2Controller(
+    SingleCandleFeed, MarketMakingControllerBase[PMMDynamic2ControllerConfig]
+):
     """MACD-histogram-driven reference price and spread multiplier, fixed order amount."""
 
     config_class = PMMDynamic2ControllerConfig
-
-    def candles_configs(self) -> list[CandlesConfig]:
-        """One feed: ``interval`` candles of the candles source."""
-        connector, pair = self.config.candles_source()
-        return [
-            CandlesConfig(
-                connector=connector,
-                trading_pair=pair,
-                interval=self.config.interval,
-                max_records=self.config.max_records,
-            )
-        ]
-
-    def warnings(self) -> list[str]:
-        """Candle-source defaults plus the base's notes."""
-        return self.config.candles_source_warnings() + super().warnings()
 
     def levels(self) -> list[Level]:
         """Base levels, each trading ``order_amount`` base."""
