@@ -24,6 +24,8 @@ from hbbacktest.core.errors import ControllerError, InternalError
 from hbbacktest.data.candles import Candles
 from hbbacktest.engine import nb
 from hbbacktest.engine.records import (
+    CREATED_ROW,
+    LEVEL,
     N_PARAMS,
     P_COOLDOWN_S,
     P_FEE,
@@ -190,8 +192,6 @@ def run_controller(
         )
     else:
         raise InternalError(f"no engine loop for {type(controller).__name__}")
-    records = to_records(matrix)
-    order = np.lexsort((records["level"], records["created_row"]))
-    return RawRun(
-        bars=bars, start_row=start_row, records=records[order], levels=levels, features=features
-    )
+    order = np.lexsort((matrix[:, LEVEL], matrix[:, CREATED_ROW]))
+    records = to_records(matrix, order)
+    return RawRun(bars=bars, start_row=start_row, records=records, levels=levels, features=features)

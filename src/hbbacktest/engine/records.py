@@ -59,9 +59,13 @@ P_FILL_MODEL = 10
 N_PARAMS = 11
 
 
-def to_records(matrix: np.ndarray) -> np.ndarray:
-    """Convert the kernels' float matrix to a typed structured array."""
+def to_records(matrix: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Convert the kernels' float matrix to a typed structured array, rows taken in ``order``.
+
+    Column by column, so a year of executors needs one column of scratch, not a second copy.
+    """
     out = np.empty(matrix.shape[0], dtype=EXECUTOR_DTYPE)
     for index, name in enumerate(EXECUTOR_DTYPE.names or ()):
-        out[name] = matrix[:, index]
+        column = matrix[:, index]
+        out[name] = column if order is None else column[order]
     return out
