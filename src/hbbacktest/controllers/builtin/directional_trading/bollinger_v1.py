@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
 from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
@@ -12,15 +12,24 @@ from hbbacktest.controllers.builtin.directional_trading._signal import signal_fr
 from hbbacktest.indicators import bbands_percent
 
 
-class BollingerV1ControllerConfig(CandlesSourceMixin, DirectionalTradingControllerConfigBase):
-    """Config of :class:`BollingerV1Controller` (upstream names and defaults)."""
+class BollingerFields(BaseModel):
+    """Bollinger %B fields shared by bollinger_v1 and macd_bb_v1 (upstream names and defaults)."""
 
-    controller_name: str = "bollinger_v1"
+    model_config = ConfigDict(frozen=True, extra="allow", validate_default=True)
+
     interval: str = "3m"
     bb_length: int = Field(default=100, gt=1)
     bb_std: float = Field(default=2.0, gt=0)
     bb_long_threshold: float = 0.0
     bb_short_threshold: float = 1.0
+
+
+class BollingerV1ControllerConfig(
+    BollingerFields, CandlesSourceMixin, DirectionalTradingControllerConfigBase
+):
+    """Config of :class:`BollingerV1Controller` (upstream names and defaults)."""
+
+    controller_name: str = "bollinger_v1"
 
     @property
     def max_records(self) -> int:

@@ -9,18 +9,16 @@ from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
 from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
+from hbbacktest.controllers.builtin.directional_trading.bollinger_v1 import BollingerFields
 from hbbacktest.indicators import bbands_percent, macd
 
 
-class MACDBBV1ControllerConfig(CandlesSourceMixin, DirectionalTradingControllerConfigBase):
+class MACDBBV1ControllerConfig(
+    BollingerFields, CandlesSourceMixin, DirectionalTradingControllerConfigBase
+):
     """Config of :class:`MACDBBV1Controller` (upstream names and defaults)."""
 
     controller_name: str = "macd_bb_v1"
-    interval: str = "3m"
-    bb_length: int = Field(default=100, gt=1)
-    bb_std: float = Field(default=2.0, gt=0)
-    bb_long_threshold: float = 0.0
-    bb_short_threshold: float = 1.0
     macd_fast: int = Field(default=21, gt=0)
     macd_slow: int = Field(default=42, gt=0)
     macd_signal: int = Field(default=9, gt=0)
