@@ -103,7 +103,7 @@ def params_dict(vector: np.ndarray) -> dict[str, float]:
 
 
 RECORD_FIELDS = tuple(R.EXECUTOR_DTYPE.names or ())
-INT_FIELDS = ("level", "side", "created_row", "fill_row", "close_row", "close_type")
+INT_FIELDS = ("level", "side", "created_row", "fill_row", "close_row", "close_type", "kind")
 FLOAT_FIELDS = tuple(f for f in RECORD_FIELDS if f not in INT_FIELDS)
 
 

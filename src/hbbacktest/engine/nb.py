@@ -22,6 +22,10 @@ from hbbacktest.engine.records import (
     FILL_PRICE,
     FILL_ROW,
     FILLED_AMOUNT_QUOTE,
+    HOLD_BASE,
+    HOLD_PRICE,
+    KIND,
+    KIND_POSITION,
     LEVEL,
     N_FIELDS,
     NET_PNL_PCT,
@@ -314,6 +318,9 @@ def simulate_position_nb(
     rec[CREATED_ROW] = k
     rec[ENTRY_PRICE] = entry
     rec[AMOUNT_BASE] = amount
+    rec[KIND] = KIND_POSITION
+    rec[HOLD_BASE] = 0.0
+    rec[HOLD_PRICE] = np.nan
     if params[P_FILL_MODEL] == FILL_HUMMINGBOT:
         position_hummingbot_nb(o, h, l, c, k, stop_row, w_end, side, entry, amount, params, rec)
     else:

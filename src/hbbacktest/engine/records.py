@@ -23,7 +23,17 @@ NET_PNL_PCT = 10
 NET_PNL_QUOTE = 11
 CUM_FEES_QUOTE = 12
 FILLED_AMOUNT_QUOTE = 13
-N_FIELDS = 14
+KIND = 14  # executor type code (KIND_* below)
+HOLD_BASE = 15  # base amount handed to a position hold at the close (0 when none)
+HOLD_PRICE = 16  # average entry price of that amount (NaN when none)
+N_FIELDS = 17
+
+# Executor types (the ``type`` of Hummingbot's executor configs).
+KIND_POSITION = 0
+KIND_DCA = 1
+KIND_GRID = 2
+KIND_ORDER = 3
+KIND_NAMES = ("position_executor", "dca_executor", "grid_executor", "order_executor")
 
 EXECUTOR_DTYPE = np.dtype(
     [
@@ -41,6 +51,9 @@ EXECUTOR_DTYPE = np.dtype(
         ("net_pnl_quote", np.float64),
         ("cum_fees_quote", np.float64),
         ("filled_amount_quote", np.float64),
+        ("kind", np.int8),
+        ("hold_base", np.float64),
+        ("hold_price", np.float64),
     ]
 )
 

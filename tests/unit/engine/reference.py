@@ -263,6 +263,9 @@ def simulate_position(ts, o, h, l, c, k, stop_row, side, entry, amount, params) 
         "created_row": k,
         "entry_price": entry,
         "amount_base": amount,
+        "kind": 0,  # position executor
+        "hold_base": 0.0,
+        "hold_price": math.nan,
         **rec,
     }
 
