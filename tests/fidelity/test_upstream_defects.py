@@ -253,3 +253,106 @@ def test_supertrend_v1_runs_where_upstream_drops_every_row() -> None:
             run.features["supertrend_direction"][~np.isnan(run.features["supertrend_direction"])]
         )
     ) == {-1.0, 1.0}
+
+
+def test_dca_fills_are_booked_when_a_later_level_never_fills() -> None:
+    """Upstream defect 3: the DCA simulator drops fills.
+
+    It books every level from a loop variable left over from the last level; when any level never
+    fills that variable is NaN and nothing is booked: 0 fill, 0 PnL, 0 fees, yet a close type.
+    Here a dman_maker_v2 buy level at 99 has two DCA entries (99 and 97.02). The first fills at
+    the close of bar 1 (99), the second never does, and the close of 99.6 takes profit on the
+    first: the executor must show that fill and its profit, 1000 * (99.6 / 99 - 1) ≈ 6.06.
+    """
+    close = [100.0, 99.0, 99.2, 99.6, 99.6]
+    config = {
+        "controller_name": "dman_maker_v2",
+        "connector_name": "binance_perpetual",
+        "trading_pair": "BTC-USDT",
+        "total_amount_quote": 1000,
+        "buy_spreads": "0.01",
+        "sell_spreads": "",
+        "dca_spreads": "0,0.02",
+        "dca_amounts": "1,0",
+        "take_profit": 0.005,
+        "stop_loss": 0.05,
+        "time_limit": 3600,
+        "executor_refresh_time": 600,
+    }
+    run = _run(config, _candles(close))
+    first = run.records[0]
+    assert first["kind"] == 1  # dca_executor
+    assert first["close_type"] == CloseType.TAKE_PROFIT
+    assert first["fill_row"] == 1
+    assert first["close_row"] == 3
+    assert first["net_pnl_quote"] == pytest.approx(1000 * (99.6 / 99.0 - 1), rel=1e-9)
+    assert first["filled_amount_quote"] == pytest.approx(2 * 1000, rel=1e-9)
+
+
+class _FixedSignalDCA(_FixedSignal):
+    """dman_v3's DCA executors behind a signal given by the test."""
+
+    def dca_levels(self) -> tuple[list[float], list[float]]:
+        return [0.0, 0.05], [0.5, 0.5]
+
+
+def test_dman_v3_executors_live_in_simulated_time() -> None:
+    """Upstream defect 4: dman_v3 stamps executors with the wall clock (``time.time()``).
+
+    Upstream's time limit then never fires (the executor's end is today + time_limit) and its
+    cooldown check ``now - newest > cooldown`` is always false while an executor is active, so a
+    second executor can never open beside the first. Here a long signal on every bar, with
+    ``time_limit`` 300 s and ``cooldown_time`` 60 s: executors open at bars 0 and 2 (the
+    cooldown is over after 60 s, the side limit is 2) and the first ends by its time limit at
+    bar 5, stamped with the simulated time.
+    """
+    from hbbacktest.controllers.builtin.directional_trading.dman_v3 import DManV3ControllerConfig
+
+    bars = _candles([100.0] * 12)
+    config = DManV3ControllerConfig(
+        connector_name="binance_perpetual",
+        trading_pair="BTC-USDT",
+        max_executors_per_side=2,
+        cooldown_time=60,
+        stop_loss=None,
+        trailing_stop=None,
+        time_limit=300,
+    )
+    controller = _FixedSignalDCA(config)  # type: ignore[arg-type]
+    controller.signal = np.ones(12)
+    market = MarketData(bars=bars, feeds={}, start=int(bars.ts[0]))
+    rec = run_controller(controller, market, EngineParams(trade_cost=0.0)).records
+    assert list(rec["created_row"][:2]) == [0, 2]
+    assert rec["kind"][0] == 1
+    assert rec["close_type"][0] == CloseType.TIME_LIMIT
+    assert rec["close_row"][0] == 5
+    assert bars.ts[rec["created_row"][0]] == bars.ts[0]
+
+
+def test_spot_rebalance_orders_once_per_shortfall() -> None:
+    """Upstream defect 2: rebalance churn on spot connectors.
+
+    Upstream's MARKET rebalance orders reach the position ledger two bars late, so the controller
+    orders again in between and overshoots in a buy/buy/–/sell/sell/– cycle (961 orders a day).
+    Here, on flat prices, pmm_simple on a spot connector buys the sell levels' inventory once
+    (500 quote / 100 = 5 base) and never again; when the price rises 10 % the requirement falls
+    to 4.545 base — beyond the 5 % threshold — and one sell order trims it.
+    """
+    close = [100.0] * 10 + [110.0] * 10
+    config = {
+        "controller_name": "pmm_simple",
+        "connector_name": "binance",
+        "trading_pair": "BTC-USDT",
+        "total_amount_quote": 1000,
+        "buy_spreads": "0.5",
+        "sell_spreads": "0.5",
+        "skip_rebalance": False,
+        "position_rebalance_threshold_pct": 0.05,
+    }
+    run = _run(config, _candles(close))
+    orders = run.records[run.records["kind"] == 3]
+    assert list(orders["created_row"]) == [0, 10]
+    assert list(orders["side"]) == [TradeType.BUY, TradeType.SELL]
+    assert orders["amount_base"][0] == pytest.approx(5.0)
+    assert orders["amount_base"][1] == pytest.approx(5.0 - 500 / 110)
+    assert set(orders["close_type"]) == {CloseType.POSITION_HOLD}

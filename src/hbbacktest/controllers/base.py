@@ -81,6 +81,7 @@ class Level:
     spread: float
     amount_quote: float = float("nan")
     amount_base: float = float("nan")
+    refresh_s: float = float("nan")  # NaN: the config's executor_refresh_time
 
 
 class ControllerBase(ABC, Generic[C]):
@@ -98,6 +99,13 @@ class ControllerBase(ABC, Generic[C]):
     def warnings(self) -> list[str]:
         """Recoverable oddities of this controller's setup, reported in ``result.warnings``."""
         return []
+
+    def dca_levels(self) -> tuple[list[float], list[float]]:
+        """Entry levels of a DCA executor: offsets from the executor's price and amount weights.
+
+        Empty (the default) means the family's position executor. Weights sum to 1.
+        """
+        return [], []
 
     def compute_features(self, data: MarketData) -> FeatureTable:
         """Features computed once per run; default: none (an empty table on the bars)."""
@@ -139,16 +147,6 @@ class MarketMakingControllerBase(ControllerBase[M]):
             interval_s=bars.interval_s,
             columns={"reference_price": close, "spread_multiplier": np.ones_like(close)},
         )
-
-    def warnings(self) -> list[str]:
-        """Explain what the engine does not simulate for this config."""
-        notes = []
-        if not self.config.is_perpetual and not self.config.skip_rebalance:
-            notes.append(
-                "spot inventory rebalancing (skip_rebalance: false) is not simulated yet; results "
-                "are those of skip_rebalance: true"
-            )
-        return notes
 
 
 D = TypeVar("D", bound=DirectionalTradingControllerConfigBase)

@@ -9,8 +9,10 @@ from hbbacktest.config.controller import ControllerConfigBase
 from hbbacktest.config.validation import validate_model
 from hbbacktest.controllers.base import ControllerBase
 from hbbacktest.controllers.builtin.directional_trading.bollinger_v1 import BollingerV1Controller
+from hbbacktest.controllers.builtin.directional_trading.dman_v3 import DManV3Controller
 from hbbacktest.controllers.builtin.directional_trading.macd_bb_v1 import MACDBBV1Controller
 from hbbacktest.controllers.builtin.directional_trading.supertrend_v1 import SuperTrendController
+from hbbacktest.controllers.builtin.market_making.dman_maker_v2 import DManMakerV2Controller
 from hbbacktest.controllers.builtin.market_making.pmm_dynamic import PMMDynamicController
 from hbbacktest.controllers.builtin.market_making.pmm_dynamic_2 import PMMDynamic2Controller
 from hbbacktest.controllers.builtin.market_making.pmm_simple import PMMSimpleController
@@ -22,9 +24,11 @@ BUILTIN_CONTROLLERS: tuple[type[ControllerBase[Any]], ...] = (
     PMMDynamicController,
     PMMDynamic2Controller,
     PMMSkewController,
+    DManMakerV2Controller,
     BollingerV1Controller,
     MACDBBV1Controller,
     SuperTrendController,
+    DManV3Controller,
 )
 
 

@@ -25,6 +25,7 @@ from hbbacktest.data.candles import Candles
 from hbbacktest.engine import nb
 from hbbacktest.engine.records import (
     CREATED_ROW,
+    KIND_DCA,
     LEVEL,
     N_PARAMS,
     P_COOLDOWN_S,
@@ -40,6 +41,8 @@ from hbbacktest.engine.records import (
     P_TRAIL_DELTA,
     to_records,
 )
+
+REBALANCE_LEVEL_ID = "position_rebalance"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class RawRun:
     records: np.ndarray
     levels: list[Level]
     features: dict[str, np.ndarray]
+    dca_prices: np.ndarray | None = None
+    dca_amounts_quote: np.ndarray | None = None
 
 
 def align_features(
@@ -129,6 +134,29 @@ def _barrier_params(
     return vector
 
 
+def _refresh_s(level: Level, config: MarketMakingControllerConfigBase) -> float:
+    if np.isnan(level.refresh_s):
+        return float(config.executor_refresh_time)
+    return float(level.refresh_s)
+
+
+def _dca_arrays(controller: ControllerBase[Any]) -> tuple[np.ndarray, np.ndarray]:
+    offsets, weights = controller.dca_levels()
+    offsets_arr = np.asarray(offsets, dtype=np.float64)
+    weights_arr = np.asarray(weights, dtype=np.float64)
+    if offsets_arr.shape != weights_arr.shape or offsets_arr.ndim != 1:
+        raise InternalError("dca_levels() must return two lists of the same length")
+    return offsets_arr, weights_arr
+
+
+def _ones_or(features: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
+    # Before the feature is visible no executor can open anyway (the signal is NaN then too).
+    column = features.get(name)
+    if column is None:
+        return np.ones(n)
+    return np.where(np.isnan(column), 1.0, column)
+
+
 def _features(controller: ControllerBase[Any], market: MarketData) -> FeatureTable:
     try:
         return controller.compute_features(market)
@@ -167,8 +195,24 @@ def run_controller(
             np.array([level.spread for level in levels]),
             np.array([level.amount_quote for level in levels]),
             np.array([level.amount_base for level in levels]),
+            np.array([_refresh_s(level, controller.config) for level in levels]),
+            *_dca_arrays(controller),
             _barrier_params(controller.config, params),
         )
+        config = controller.config
+        if not config.is_perpetual and not config.skip_rebalance:
+            _, sell_amounts = config.spreads_and_amounts_quote(TradeType.SELL)
+            orders = nb.rebalance_nb(
+                bars.close,
+                start_row,
+                features["reference_price"],
+                float(sum(sell_amounts)),
+                float(config.position_rebalance_threshold_pct),
+                params.trade_cost,
+            )
+            orders[:, LEVEL] = len(levels)
+            levels = [*levels, Level(REBALANCE_LEVEL_ID, TradeType.BUY, 0.0)]
+            matrix = np.concatenate((matrix, orders))
     elif isinstance(controller, DirectionalTradingControllerBase):
         config = controller.config
         levels = [Level("long", TradeType.BUY, 0.0), Level("short", TradeType.SELL, 0.0)]
@@ -188,10 +232,61 @@ def run_controller(
             config.total_amount_quote / config.max_executors_per_side,
             config.max_executors_per_side,
             float(config.cooldown_time),
+            *_dca_arrays(controller),
+            _ones_or(features, "dca_spread_multiplier", bars.ts.shape[0]),
+            _ones_or(features, "dca_target_multiplier", bars.ts.shape[0]),
             _barrier_params(config, params),
         )
     else:
         raise InternalError(f"no engine loop for {type(controller).__name__}")
     order = np.lexsort((matrix[:, LEVEL], matrix[:, CREATED_ROW]))
     records = to_records(matrix, order)
-    return RawRun(bars=bars, start_row=start_row, records=records, levels=levels, features=features)
+    dca_prices, dca_amounts = _dca_orders(controller, records, levels, features, bars.close)
+    return RawRun(
+        bars=bars,
+        start_row=start_row,
+        records=records,
+        levels=levels,
+        features=features,
+        dca_prices=dca_prices,
+        dca_amounts_quote=dca_amounts,
+    )
+
+
+def _dca_orders(
+    controller: ControllerBase[Any],
+    records: np.ndarray,
+    levels: list[Level],
+    features: dict[str, np.ndarray],
+    close: np.ndarray,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Each DCA executor's level prices and quote amounts, as the kernels derived them.
+
+    The kernels keep only what they need to simulate; the result shows every executor's config,
+    so the orders are rebuilt here from the same inputs (vectorised, once per run).
+    """
+    offsets, weights = _dca_arrays(controller)
+    dca = records["kind"] == KIND_DCA
+    if offsets.shape[0] == 0 or not dca.any():
+        return None, None
+    rows = records["created_row"]
+    direction = np.where(records["side"] == TradeType.BUY, -1.0, 1.0)[:, None]
+    if isinstance(controller, MarketMakingControllerBase):
+        spread = np.array([level.spread for level in levels])[records["level"]]
+        price = features["reference_price"][rows] * (
+            1.0 + direction[:, 0] * spread * features["spread_multiplier"][rows]
+        )
+        amount_quote = np.array([level.amount_quote for level in levels])[records["level"]]
+        amount_base = np.array([level.amount_base for level in levels])[records["level"]]
+        base = np.where(np.isnan(amount_base), amount_quote / price, amount_base)
+        prices = price[:, None] * (1.0 + direction * offsets[None, :])
+        amounts = base[:, None] * weights[None, :] * prices
+    else:
+        config = controller.config
+        mult = _ones_or(features, "dca_spread_multiplier", close.shape[0])[rows]
+        prices = close[rows][:, None] * (1.0 + direction * offsets[None, :] * mult[:, None])
+        per_executor = config.total_amount_quote / config.max_executors_per_side
+        amounts = np.broadcast_to(per_executor * weights[None, :], prices.shape).copy()
+    prices[~dca] = np.nan
+    amounts[~dca] = np.nan
+    return prices, amounts

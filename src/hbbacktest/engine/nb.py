@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from hbbacktest.engine.dca_nb import STOP_IF_UNFILLED, simulate_dca_nb
 from hbbacktest.engine.records import (
     AMOUNT_BASE,
     CLOSE_ROW,
@@ -25,6 +26,7 @@ from hbbacktest.engine.records import (
     HOLD_BASE,
     HOLD_PRICE,
     KIND,
+    KIND_ORDER,
     KIND_POSITION,
     LEVEL,
     N_FIELDS,
@@ -34,7 +36,6 @@ from hbbacktest.engine.records import (
     P_FEE,
     P_FILL_MODEL,
     P_OPEN_IS_LIMIT,
-    P_REFRESH_S,
     P_STOP_LOSS,
     P_TAKE_PROFIT,
     P_TIME_LIMIT_S,
@@ -50,6 +51,7 @@ STOP_LOSS = 2.0
 TAKE_PROFIT = 3.0
 EARLY_STOP = 5.0
 TRAILING_STOP = 6.0
+POSITION_HOLD = 10.0
 BUY = 1.0
 FILL_HUMMINGBOT = 0.0
 
@@ -348,9 +350,16 @@ def market_making_nb(
     level_spread: np.ndarray,
     level_amount_quote: np.ndarray,
     level_amount_base: np.ndarray,
+    level_refresh: np.ndarray,
+    dca_offsets: np.ndarray,
+    dca_weights: np.ndarray,
     params: np.ndarray,
 ) -> np.ndarray:
     """Hummingbot's market-making loop, one level at a time (levels do not interact).
+
+    Each level's executor is a position executor, or — when ``dca_offsets`` is not empty — a
+    DCA executor (dman_maker_v2) whose level i is priced ``price * (1 ∓ dca_offsets[i])`` for
+    ``amount * dca_weights[i]`` base. ``level_refresh[lv]`` is the level's refresh time.
 
     A free level gets an executor at row k priced ``ref * (1 ∓ spread * multiplier)`` (skipped
     while a feature is NaN). An unfilled executor is stopped (EARLY_STOP) at the first row more
@@ -365,11 +374,14 @@ def market_making_nb(
     n = ts.shape[0]
     out = np.empty((max(64, 4 * level_side.shape[0]), N_FIELDS))
     m = 0
-    refresh = params[P_REFRESH_S]
     cooldown = params[P_COOLDOWN_S]
+    n_dca = dca_offsets.shape[0]
+    dca_prices = np.empty(n_dca)
+    dca_quote = np.empty(n_dca)
     for lv in range(level_side.shape[0]):
         side = level_side[lv]
         direction = -1.0 if side == BUY else 1.0
+        refresh = level_refresh[lv]
         k = start_row
         while k <= n - 1:
             ref = reference_price[k]
@@ -389,7 +401,16 @@ def market_making_nb(
             rec = out[m]
             rec[LEVEL] = lv
             stop_row = first_row_after_nb(ts, k, refresh)
-            simulate_position_nb(ts, o, h, l, c, k, stop_row, side, price, amount, params, rec)
+            if n_dca == 0:
+                simulate_position_nb(ts, o, h, l, c, k, stop_row, side, price, amount, params, rec)
+            else:
+                for i in range(n_dca):
+                    dca_prices[i] = price * (1.0 + direction * dca_offsets[i])
+                    dca_quote[i] = amount * dca_weights[i] * dca_prices[i]
+                simulate_dca_nb(
+                    ts, o, h, l, c, k, stop_row, STOP_IF_UNFILLED, side, dca_prices, dca_quote,
+                    params, rec,
+                )  # fmt: skip
             m += 1
             close_row = int(rec[CLOSE_ROW])
             close_type = rec[CLOSE_TYPE]
@@ -415,9 +436,17 @@ def directional_nb(
     amount_quote: float,
     max_per_side: int,
     cooldown: float,
+    dca_offsets: np.ndarray,
+    dca_weights: np.ndarray,
+    dca_spread_mult: np.ndarray,
+    dca_target_mult: np.ndarray,
     params: np.ndarray,
 ) -> np.ndarray:
     """Hummingbot's directional loop: a non-zero signal opens a position executor.
+
+    With a non-empty ``dca_offsets`` (dman_v3) it opens a DCA executor instead: level i priced
+    ``c[k] * (1 ∓ dca_offsets[i] * dca_spread_mult[k])`` for ``dca_weights[i] * amount_quote``
+    quote, stop loss and trailing stop scaled by ``dca_target_mult[k]``.
 
     At row k with ``signal[k] > 0`` (BUY) or ``< 0`` (SELL), one executor opens when fewer than
     ``max_per_side`` executors **of that side** are active (created before k, closing after k) and
@@ -431,6 +460,9 @@ def directional_nb(
     out = np.empty((64, N_FIELDS))
     m = 0
     # active executors per side: created time and close row (at most max_per_side each)
+    n_dca = dca_offsets.shape[0]
+    dca_prices = np.empty(n_dca)
+    dca_quote = np.empty(n_dca)
     created = np.zeros((2, max_per_side))
     closes = np.full((2, max_per_side), -1, dtype=np.int64)
     for k in range(start_row, n):
@@ -456,21 +488,85 @@ def directional_nb(
             out = _grow_nb(out)
         rec = out[m]
         rec[LEVEL] = lane
-        simulate_position_nb(
-            ts,
-            o,
-            h,
-            l,
-            c,
-            k,
-            n,
-            1.0 if lane == 0 else 2.0,
-            price,
-            amount_quote / price,
-            params,
-            rec,
-        )
+        side = 1.0 if lane == 0 else 2.0
+        if n_dca == 0:
+            simulate_position_nb(
+                ts, o, h, l, c, k, n, side, price, amount_quote / price, params, rec
+            )
+        else:
+            direction = -1.0 if lane == 0 else 1.0
+            for i in range(n_dca):
+                dca_prices[i] = price * (1.0 + direction * dca_offsets[i] * dca_spread_mult[k])
+                dca_quote[i] = amount_quote * dca_weights[i]
+            scaled = params.copy()
+            scaled[P_STOP_LOSS] *= dca_target_mult[k]
+            scaled[P_TRAIL_ACTIVATION] *= dca_target_mult[k]
+            scaled[P_TRAIL_DELTA] *= dca_target_mult[k]
+            simulate_dca_nb(
+                ts, o, h, l, c, k, n, STOP_IF_UNFILLED, side, dca_prices, dca_quote, scaled, rec
+            )
         m += 1
         created[lane, free] = ts[k]
         closes[lane, free] = int(rec[CLOSE_ROW])
+    return out[:m]
+
+
+@njit(cache=True)
+def rebalance_nb(
+    c: np.ndarray,
+    start_row: int,
+    reference_price: np.ndarray,
+    required_quote: float,
+    threshold: float,
+    fee: float,
+) -> np.ndarray:
+    """Spot inventory rebalancing, as Hummingbot's ``check_position_rebalance`` intends.
+
+    At row k the sell levels need ``required = required_quote / reference_price[k]`` base.
+    When the held inventory differs from it by more than ``required * threshold``, a MARKET
+    order executor buys (or sells) the difference at the close of bar k and hands it to the
+    position hold at once. Upstream books the order into the hold two bars late and re-orders
+    in between (a buy/buy/–/sell/sell/– churn); here the controller's next decision already
+    sees the order, so it never orders twice for one shortfall.
+
+    Returns:
+        A float matrix of order-executor records (``POSITION_HOLD``, ``hold_base`` set).
+    """
+    n = c.shape[0]
+    out = np.empty((16, N_FIELDS))
+    m = 0
+    held = 0.0
+    for k in range(start_row, n):
+        ref = reference_price[k]
+        price = c[k]
+        if not (np.isfinite(ref) and ref > 0.0 and np.isfinite(price) and price > 0.0):
+            continue
+        required = required_quote / ref
+        diff = required - held
+        if not abs(diff) > required * threshold:
+            continue
+        if m == out.shape[0]:
+            out = _grow_nb(out)
+        rec = out[m]
+        amount = abs(diff)
+        notional = amount * price
+        rec[LEVEL] = 0.0
+        rec[SIDE] = BUY if diff > 0.0 else 2.0
+        rec[CREATED_ROW] = k
+        rec[FILL_ROW] = k
+        rec[CLOSE_ROW] = k
+        rec[CLOSE_TYPE] = POSITION_HOLD
+        rec[ENTRY_PRICE] = ref
+        rec[AMOUNT_BASE] = amount
+        rec[FILL_PRICE] = price
+        rec[EXIT_PRICE] = np.nan
+        rec[NET_PNL_PCT] = -fee
+        rec[NET_PNL_QUOTE] = -fee * notional
+        rec[CUM_FEES_QUOTE] = fee * notional
+        rec[FILLED_AMOUNT_QUOTE] = notional
+        rec[KIND] = KIND_ORDER
+        rec[HOLD_BASE] = amount
+        rec[HOLD_PRICE] = price
+        m += 1
+        held = required
     return out[:m]

@@ -2,6 +2,7 @@
 
 from hbbacktest.indicators.ta import (
     bbands_percent,
+    bbands_width,
     macd,
     natr,
     rolling_mean,
@@ -12,6 +13,7 @@ from hbbacktest.indicators.ta import (
 
 __all__ = [
     "bbands_percent",
+    "bbands_width",
     "macd",
     "natr",
     "rolling_mean",

@@ -61,6 +61,20 @@ def bbands_percent(close: np.ndarray, length: int, std: float) -> np.ndarray:
     return percent
 
 
+def bbands_width(close: np.ndarray, length: int, std: float) -> np.ndarray:
+    """Bollinger band width in percent of the middle band (``pandas_ta`` ``BBB_len_std_std``).
+
+    ``100 * (upper - lower) / middle`` with TA-Lib ``BBANDS``; NaN during warm-up.
+    """
+    if close.shape[0] < length:
+        return np.full(close.shape[0], np.nan)
+    upper, middle, lower = talib.BBANDS(_f64(close), timeperiod=length, nbdevup=std, nbdevdn=std)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        width = 100.0 * (np.asarray(upper) - np.asarray(lower)) / np.asarray(middle)
+    width[~np.isfinite(width)] = np.nan
+    return width
+
+
 def supertrend(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, length: int, multiplier: float
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -16,10 +16,10 @@ import orjson
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.core.enums import CloseType, TradeType
 from hbbacktest.engine.backtest import RawRun
+from hbbacktest.engine.records import KIND_DCA, KIND_GRID, KIND_NAMES, KIND_ORDER
+from hbbacktest.metrics.holds import HoldCurves, hold_curves, hold_mask
 from hbbacktest.metrics.summary import summarize_results
 from hbbacktest.metrics.timeseries import pnl_timeseries
-
-EXECUTOR_TYPE = "position_executor"
 
 
 def finite_or_none(value: Any) -> Any:
@@ -69,6 +69,10 @@ class BacktestResult:
     timeseries: dict[str, np.ndarray]
     warnings: list[str] = field(default_factory=list)
     data_source: str = ""
+    holds: HoldCurves | None = None
+    final_price: float = float("nan")
+    dca_prices: np.ndarray | None = None
+    dca_amounts_quote: np.ndarray | None = None
 
     @property
     def run_id(self) -> str:
@@ -107,32 +111,65 @@ class BacktestResult:
         pnl_quote = rec["net_pnl_quote"].tolist()
         fees = rec["cum_fees_quote"].tolist()
         filled_quote = rec["filled_amount_quote"].tolist()
+        kinds = rec["kind"].tolist()
+        hold_base = rec["hold_base"].tolist()
+        dca_prices = self.dca_prices.tolist() if self.dca_prices is not None else None
+        dca_amounts = (
+            self.dca_amounts_quote.tolist() if self.dca_amounts_quote is not None else None
+        )
         out = []
         for i in range(rec.shape[0]):
             side = sides[i]
             level_id = self.level_ids[i]
             executor_id = f"{prefix}-{i}"
             close_price = exit_price[i] if exit_price[i] is not None else entry[i]
+            kind = KIND_NAMES[kinds[i]]
+            executor_config: dict[str, Any] = {
+                "id": executor_id,
+                "type": kind,
+                "timestamp": created[i],
+                "controller_id": config.id,
+                "connector_name": config.connector_name,
+                "trading_pair": config.trading_pair,
+                "side": side,
+                "leverage": leverage,
+                "level_id": level_id,
+            }
+            if kinds[i] == KIND_DCA and dca_prices is not None and dca_amounts is not None:
+                executor_config.update(
+                    {
+                        "prices": dca_prices[i],
+                        "amounts_quote": dca_amounts[i],
+                        "mode": "MAKER",
+                        "take_profit": barrier_json.get("take_profit") if barrier_json else None,
+                        "stop_loss": barrier_json.get("stop_loss") if barrier_json else None,
+                        "trailing_stop": barrier_json.get("trailing_stop")
+                        if barrier_json
+                        else None,
+                        "time_limit": barrier_json.get("time_limit") if barrier_json else None,
+                    }
+                )
+            elif kinds[i] == KIND_ORDER:
+                executor_config.update(
+                    {"amount": amount[i], "price": entry[i], "execution_strategy": "MARKET"}
+                )
+            elif kinds[i] == KIND_GRID:
+                executor_config.update(_grid_config(config))
+            else:
+                executor_config.update(
+                    {
+                        "entry_price": entry[i],
+                        "amount": amount[i],
+                        "triple_barrier_config": barrier_json,
+                    }
+                )
             out.append(
                 {
                     "id": executor_id,
                     "timestamp": created[i],
-                    "type": EXECUTOR_TYPE,
+                    "type": kind,
                     "status": "TERMINATED",
-                    "config": {
-                        "id": executor_id,
-                        "type": EXECUTOR_TYPE,
-                        "timestamp": created[i],
-                        "controller_id": config.id,
-                        "connector_name": config.connector_name,
-                        "trading_pair": config.trading_pair,
-                        "side": side,
-                        "entry_price": entry[i],
-                        "amount": amount[i],
-                        "triple_barrier_config": barrier_json,
-                        "leverage": leverage,
-                        "level_id": level_id,
-                    },
+                    "config": executor_config,
                     "net_pnl_pct": pnl_pct[i],
                     "net_pnl_quote": pnl_quote[i],
                     "cum_fees_quote": fees[i],
@@ -155,9 +192,20 @@ class BacktestResult:
                     "fill_timestamp": fill_ts[i] if fill_rows[i] >= 0 else None,
                     "fill_price": fill_price[i],
                     "exit_price": exit_price[i],
+                    "held_amount": hold_base[i],
                 }
             )
         return out
+
+    def position_holds(self) -> list[dict[str, Any]]:
+        """The netted position hold (Hummingbot's ``PositionSummary``), marked at the last close."""
+        if self.holds is None or self.holds.n_executors == 0:
+            return []
+        config = self.request.config
+        summary = self.holds.hold.summary(
+            self.final_price, config.connector_name, config.trading_pair
+        )
+        return [{k: finite_or_none(v) for k, v in summary.items()}]
 
     def processed_data(self) -> dict[str, Any]:
         """The features the controller used, per bar of the window (columnar)."""
@@ -186,6 +234,7 @@ class BacktestResult:
             },
             "executors": self.executors(),
             "processed_data": self.processed_data(),
+            "position_holds": self.position_holds(),
             "pnl_timeseries": {name: _column(values) for name, values in self.timeseries.items()},
             "warnings": list(self.warnings),
         }
@@ -200,9 +249,11 @@ def build_result(
     request: BacktestRequest, raw: RawRun, *, warnings: list[str], data_source: str
 ) -> BacktestResult:
     """Assemble the result of a finished engine run."""
-    timeseries = pnl_timeseries(raw.records, raw.bars.ts, raw.start_row)
+    holds = hold_curves(raw.records, raw.bars.close) if hold_mask(raw.records).any() else None
+    final_price = float(raw.bars.close[-1]) if len(raw.bars) else float("nan")
+    timeseries = pnl_timeseries(raw.records, raw.bars.ts, raw.start_row, holds)
     results = summarize_results(
-        raw.records, request.config.total_amount_quote, timeseries["total_pnl"]
+        raw.records, request.config.total_amount_quote, timeseries["total_pnl"], holds, final_price
     )
     notes = list(warnings)
     if raw.records.shape[0] == 0:
@@ -226,4 +277,30 @@ def build_result(
         timeseries=timeseries,
         warnings=notes,
         data_source=data_source,
+        holds=holds,
+        final_price=final_price,
+        dca_prices=raw.dca_prices,
+        dca_amounts_quote=raw.dca_amounts_quote,
     )
+
+
+def _grid_config(config: Any) -> dict[str, Any]:
+    """The grid executor's config fields, from the controller config that set them."""
+    keys = (
+        "start_price",
+        "end_price",
+        "limit_price",
+        "total_amount_quote",
+        "min_spread_between_orders",
+        "min_order_amount_quote",
+        "max_open_orders",
+        "max_orders_per_batch",
+        "order_frequency",
+        "activation_bounds",
+        "keep_position",
+    )
+    out: dict[str, Any] = {key: getattr(config, key, None) for key in keys}
+    barrier = getattr(config, "triple_barrier_config", None)
+    if barrier is not None:
+        out["triple_barrier_config"] = barrier.model_dump(mode="json")
+    return out

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from hbbacktest.core.enums import CloseType, TradeType
+from hbbacktest.metrics.holds import HoldCurves, hold_mask
 
 
 def empty_summary() -> dict[str, Any]:
@@ -73,7 +74,11 @@ def drawdown_and_sharpe(
 
 
 def summarize_results(
-    records: np.ndarray, total_amount_quote: float, total_pnl: np.ndarray
+    records: np.ndarray,
+    total_amount_quote: float,
+    total_pnl: np.ndarray,
+    holds: HoldCurves | None = None,
+    final_price: float = float("nan"),
 ) -> dict[str, Any]:
     """Hummingbot's ``summarize_results`` keys for a run.
 
@@ -81,15 +86,25 @@ def summarize_results(
         records: executor records (``engine.records.EXECUTOR_DTYPE``).
         total_amount_quote: the controller's capital (> 0), the base of ``net_pnl`` and drawdown %.
         total_pnl: the run's per-bar ``total_pnl`` curve.
+        holds: the run's position hold, when executors ended in ``POSITION_HOLD``.
+        final_price: the last close, at which the hold's remainder is marked.
 
     Returns:
         A dict of finite numbers; "with position" means non-zero net PnL, as upstream.
+        Executors handed to a position hold count in ``total_executors``, ``close_types`` and
+        ``total_fees_quote`` only; the hold contributes its netted, realized PnL to
+        ``net_pnl_quote`` (as upstream) minus those executors' fees (upstream leaves them out),
+        and its marked remainder to ``unrealized_pnl_quote``.
     """
     if records.shape[0] == 0:
         return empty_summary()
-    pnl = records["net_pnl_quote"]
+    held = hold_mask(records)
+    pnl = np.where(held, 0.0, records["net_pnl_quote"])
     side = records["side"]
-    net_pnl_quote = float(pnl.sum())
+    position_realized = holds.hold.realized_pnl_quote if holds is not None else 0.0
+    unrealized = holds.hold.unrealized(final_price) if holds is not None else 0.0
+    hold_fees = float(records["cum_fees_quote"][held].sum())
+    net_pnl_quote = float(pnl.sum()) + position_realized - hold_fees
     with_position = pnl != 0
     longs = with_position & (side == TradeType.BUY)
     shorts = with_position & (side == TradeType.SELL)
@@ -122,7 +137,7 @@ def summarize_results(
         "profit_factor": _ratio(total_won, total_lost, default=1.0),
         "win_signals": int(wins.sum()),
         "loss_signals": int(losses.sum()),
-        "unrealized_pnl_quote": 0.0,
-        "position_realized_pnl_quote": 0.0,
+        "unrealized_pnl_quote": float(unrealized),
+        "position_realized_pnl_quote": float(position_realized),
         "total_fees_quote": float(records["cum_fees_quote"].sum()),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hbbacktest.core.enums import CloseType
+from hbbacktest.metrics.holds import HoldCurves, hold_mask
 
 
 def _booked_row(records: np.ndarray) -> np.ndarray:
@@ -15,31 +16,39 @@ def _booked_row(records: np.ndarray) -> np.ndarray:
 
 
 def pnl_timeseries(
-    records: np.ndarray, bar_ts: np.ndarray, start_row: int
+    records: np.ndarray, bar_ts: np.ndarray, start_row: int, holds: HoldCurves | None = None
 ) -> dict[str, np.ndarray]:
     """Per-bar columns from ``start_row`` on, like upstream's ``pnl_timeseries`` entries.
 
     Columns: ``timestamp``; ``executor_realized_pnl`` (cumulative net PnL of executors closed so
-    far); ``position_realized_pnl`` and ``position_unrealized_pnl`` (position holds; 0 until
-    position holds are simulated); ``total_pnl``; ``active_executors``; ``cumulative_volume``.
-    Open executors' unrealised PnL is not in ``total_pnl``, as upstream.
+    far, and the fees of those handed to a position hold); ``position_realized_pnl`` and
+    ``position_unrealized_pnl`` (the position hold, netted and marked at each close);
+    ``total_pnl`` (their sum); ``active_executors``; ``cumulative_volume``. Open executors'
+    unrealised PnL is not in ``total_pnl``, as upstream.
     """
     n = bar_ts.shape[0]
     booked = np.minimum(_booked_row(records), n)
-    pnl = np.bincount(booked, weights=records["net_pnl_quote"], minlength=n + 1)[:n]
+    held = hold_mask(records)
+    booked_pnl = np.where(held, -records["cum_fees_quote"], records["net_pnl_quote"])
+    pnl = np.bincount(booked, weights=booked_pnl, minlength=n + 1)[:n]
     volume = np.bincount(booked, weights=records["filled_amount_quote"], minlength=n + 1)[:n]
     active = np.bincount(records["created_row"] + 1, minlength=n + 1)[:n].astype(np.int64)
     # An executor created and closed on the same bar is never active at a bar's snapshot.
     ends = np.minimum(np.maximum(booked, records["created_row"] + 1), n)
     active -= np.bincount(ends, minlength=n + 1)[:n]
     realized = np.cumsum(pnl)[start_row:]
-    zeros = np.zeros_like(realized)
+    if holds is None:
+        position_realized = np.zeros_like(realized)
+        position_unrealized = np.zeros_like(realized)
+    else:
+        position_realized = holds.realized[start_row:]
+        position_unrealized = holds.unrealized[start_row:]
     return {
         "timestamp": bar_ts[start_row:],
         "executor_realized_pnl": realized,
-        "position_realized_pnl": zeros,
-        "position_unrealized_pnl": zeros,
-        "total_pnl": realized.copy(),
+        "position_realized_pnl": position_realized,
+        "position_unrealized_pnl": position_unrealized,
+        "total_pnl": realized + position_realized + position_unrealized,
         "active_executors": np.cumsum(active)[start_row:],
         "cumulative_volume": np.cumsum(volume)[start_row:],
     }

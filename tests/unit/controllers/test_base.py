@@ -75,9 +75,8 @@ def test_market_making_features_are_close_and_one() -> None:
     np.testing.assert_array_equal(table.columns["spread_multiplier"], np.ones(4))
 
 
-def test_spot_without_skip_rebalance_is_noted() -> None:
-    (note,) = pmm(connector_name="binance").warnings()
-    assert "skip_rebalance" in note
+def test_spot_rebalancing_is_simulated_not_warned_about() -> None:
+    assert pmm(connector_name="binance").warnings() == []
     assert pmm(connector_name="binance", skip_rebalance=True).warnings() == []
     assert pmm(connector_name="binance_perpetual").warnings() == []
 

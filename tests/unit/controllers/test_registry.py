@@ -12,7 +12,7 @@ from hbbacktest.controllers.builtin.market_making.pmm_simple import (
 )
 from hbbacktest.core.errors import ConfigError
 
-MARKET_MAKING = ["pmm_dynamic", "pmm_dynamic_2", "pmm_simple", "pmm_skew"]
+MARKET_MAKING = ["dman_maker_v2", "pmm_dynamic", "pmm_dynamic_2", "pmm_simple", "pmm_skew"]
 
 
 def available() -> str:
@@ -64,9 +64,11 @@ def test_unknown_name_suggests_the_closest() -> None:
 
 def test_unknown_name_without_close_match() -> None:
     with pytest.raises(ConfigError) as info:
-        ControllerRegistry().get("dman_v3")
+        ControllerRegistry().get("xemm_multiple_levels")
     assert "did you mean" not in str(info.value)
-    assert str(info.value) == f"unknown controller_name 'dman_v3'; available: {available()}"
+    assert str(info.value) == (
+        f"unknown controller_name 'xemm_multiple_levels'; available: {available()}"
+    )
 
 
 def test_non_mapping_config() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hbbacktest.engine import nb
-from hbbacktest.engine.records import P_FILL_MODEL
+from hbbacktest.engine.records import P_FILL_MODEL, P_REFRESH_S
 from tests.kit.bars import (
     FLOAT_FIELDS,
     INT_FIELDS,
@@ -100,6 +100,9 @@ class Kernel:
             arr[:, 1].copy(),
             arr[:, 2].copy(),
             arr[:, 3].copy(),
+            np.full(arr.shape[0], p[P_REFRESH_S]),
+            np.empty(0),
+            np.empty(0),
             p,
         )
         return matrix_dicts(matrix)

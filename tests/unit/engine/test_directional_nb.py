@@ -26,6 +26,10 @@ def _run(
         1000.0,
         max_per_side,
         cooldown,
+        np.empty(0),
+        np.empty(0),
+        np.ones(len(FLAT)),
+        np.ones(len(FLAT)),
         params(open_is_limit=0, **kw),
     )
 

@@ -689,6 +689,9 @@ class TestMarketMaking:
             np.array([0.01]),
             np.array([NAN]),
             np.array([1.0]),
+            np.array([NAN]),
+            np.empty(0),
+            np.empty(0),
             p,
         )
         assert matrix.shape == (2, N_FIELDS)
@@ -702,6 +705,9 @@ class TestMarketMaking:
             np.array([0.01]),
             np.array([NAN]),
             np.array([1.0]),
+            np.array([NAN]),
+            np.empty(0),
+            np.empty(0),
             p,
         )
         assert empty.shape == (0, N_FIELDS)

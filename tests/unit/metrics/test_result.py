@@ -62,6 +62,7 @@ def test_to_json_is_strict(result: BacktestResult, document: dict[str, Any]) -> 
         "run_id",
         "request",
         "data_source",
+        "position_holds",
         "results",
         "executors",
         "processed_data",
