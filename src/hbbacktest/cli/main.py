@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,12 +18,16 @@ from hbbacktest import __version__
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.config.settings import Settings
 from hbbacktest.config.validation import validate_model
-from hbbacktest.controllers.registry import default_registry
 from hbbacktest.core.errors import HbBacktestError
 from hbbacktest.core.time import format_time, parse_time
 from hbbacktest.data.store import CandleStore
 from hbbacktest.metrics.result import BacktestResult
-from hbbacktest.service import available_window, load_controller_config, run_backtest
+from hbbacktest.service import (
+    available_window,
+    build_registry,
+    load_controller_config,
+    run_backtest,
+)
 from hbbacktest.service.defaults import DEFAULT_CONFIG, DEFAULT_END, DEFAULT_START
 
 app = typer.Typer(
@@ -39,9 +44,25 @@ DataDir = Annotated[
 ]
 
 
+ControllersDir = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--controllers-dir",
+        help="Directory of user controllers (<controller_type>/<controller_name>.py); "
+        "repeatable. Default: $HBBACKTEST_CONTROLLERS_DIR.",
+    ),
+]
+
+
+def _with_controllers(settings: Settings, dirs: list[Path] | None) -> Settings:
+    if not dirs:
+        return settings
+    return replace(settings, controllers_dirs=tuple(dirs))
+
+
 def _settings(data_dir: Path | None) -> Settings:
     settings = Settings.from_env()
-    return Settings(data_dir=data_dir) if data_dir is not None else settings
+    return replace(settings, data_dir=data_dir) if data_dir is not None else settings
 
 
 def _fail(exc: HbBacktestError) -> typer.Exit:
@@ -113,15 +134,17 @@ def run(
         typer.Option(help="Write the JSON here; '-' for stdout. Default out/<name>_<run id>.json."),
     ] = None,
     data_dir: DataDir = None,
+    controllers_dir: ControllersDir = None,
 ) -> None:
     """Run a backtest, print a summary and write the JSON result."""
-    settings = _settings(data_dir)
+    settings = _with_controllers(_settings(data_dir), controllers_dir)
     try:
+        registry = build_registry(settings)
         if config is None:
-            cfg = load_controller_config(DEFAULT_CONFIG)
+            cfg = load_controller_config(DEFAULT_CONFIG, registry=registry)
             first, last = parse_time(DEFAULT_START), parse_time(DEFAULT_END)
         else:
-            cfg = load_controller_config(config)
+            cfg = load_controller_config(config, registry=registry)
             if start is None or end is None:
                 first, last = available_window(
                     cfg.connector_name,
@@ -141,7 +164,7 @@ def run(
             },
             source="run options",
         )
-        result = run_backtest(request, settings=settings)
+        result = run_backtest(request, settings=settings, registry=registry)
     except HbBacktestError as exc:
         raise _fail(exc) from None
     text = result.to_json()
@@ -197,17 +220,27 @@ def data_list(data_dir: DataDir = None) -> None:
 
 
 @controllers_app.command("list")
-def controllers_list() -> None:
-    """List the controllers that can run."""
-    for controller_type, name in default_registry().describe():
-        typer.echo(f"{controller_type:<20} {name}")
+def controllers_list(controllers_dir: ControllersDir = None) -> None:
+    """List the controllers that can run (and user files that failed to load)."""
+    try:
+        registry = build_registry(_with_controllers(Settings.from_env(), controllers_dir))
+    except HbBacktestError as exc:
+        raise _fail(exc) from None
+    for controller_type, name in registry.describe():
+        typer.echo(f"{controller_type:<20} {name:<24} {registry.source(name)}")
+    for name, message in sorted(registry.broken.items()):
+        typer.echo(f"{'BROKEN':<20} {name:<24} {message}")
 
 
 @controllers_app.command("schema")
-def controllers_schema(name: Annotated[str, typer.Argument(help="A controller_name.")]) -> None:
+def controllers_schema(
+    name: Annotated[str, typer.Argument(help="A controller_name.")],
+    controllers_dir: ControllersDir = None,
+) -> None:
     """Print a controller config's JSON schema (for UIs and validation)."""
     try:
-        controller = default_registry().get(name)
+        registry = build_registry(_with_controllers(Settings.from_env(), controllers_dir))
+        controller = registry.get(name)
     except HbBacktestError as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps(controller.config_class.model_json_schema(), indent=2))

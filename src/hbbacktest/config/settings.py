@@ -14,12 +14,20 @@ class Settings:
 
     Attributes:
         data_dir: root of the candle store; ``HBBACKTEST_DATA_DIR``, default ``./data``.
+        controllers_dirs: directories of user controllers (``<controller_type>/<name>.py``);
+            ``HBBACKTEST_CONTROLLERS_DIR``, several separated by ``os.pathsep``; default none.
     """
 
     data_dir: Path = Path("data")
+    controllers_dirs: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read ``HBBACKTEST_*`` variables (``os.environ`` by default)."""
         env = os.environ if environ is None else environ
-        return cls(data_dir=Path(env.get("HBBACKTEST_DATA_DIR") or "data"))
+        dirs = tuple(
+            Path(part)
+            for part in (env.get("HBBACKTEST_CONTROLLERS_DIR") or "").split(os.pathsep)
+            if part
+        )
+        return cls(data_dir=Path(env.get("HBBACKTEST_DATA_DIR") or "data"), controllers_dirs=dirs)

@@ -14,9 +14,9 @@ A controller has two parts, like backtesting.py's ``Strategy.init``/``next``:
 from __future__ import annotations
 
 from abc import ABC
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from hbbacktest.config.controller import (
     DirectionalTradingControllerConfigBase,
     MarketMakingControllerConfigBase,
 )
+from hbbacktest.controllers.actions import Action, ExecutorState
 from hbbacktest.core.enums import TradeType
 from hbbacktest.core.time import interval_to_seconds
 from hbbacktest.data.candles import Candles
@@ -167,6 +168,57 @@ class DirectionalTradingControllerBase(ControllerBase[D]):
         return FeatureTable(
             ts=bars.ts, interval_s=bars.interval_s, columns={"signal": np.zeros(len(bars))}
         )
+
+
+class StepSession(Protocol):
+    """What a bar-by-bar controller sees at the close of the current bar (the engine's view)."""
+
+    @property
+    def row(self) -> int:
+        """Index of the current bar in ``bars``."""
+
+    @property
+    def now(self) -> float:
+        """The bar's timestamp (open time, as Hummingbot labels bars), in epoch seconds."""
+
+    @property
+    def close(self) -> float:
+        """The bar's close (Hummingbot's mid price in a backtest)."""
+
+    @property
+    def bars(self) -> Candles:
+        """All stepped bars, warm-up included (only rows up to :attr:`row` are in the past)."""
+
+    def feature(self, name: str) -> float:
+        """The latest visible value of a feature column (NaN before the first)."""
+
+    @property
+    def executors(self) -> list[ExecutorState]:
+        """Active executors, then those that ended in the last hour, oldest first."""
+
+    @property
+    def held_base(self) -> float:
+        """Net base amount of the position hold (positive long, negative short)."""
+
+    def position_summary(self) -> dict[str, Any] | None:
+        """The position hold marked at this close (Hummingbot's ``PositionSummary`` fields)."""
+
+
+class StepControllerBase(ControllerBase[C]):
+    """A controller that decides bar by bar, in Python (user controllers, Hummingbot files).
+
+    The engine calls :meth:`compute_features` once, :meth:`prepare` once, then :meth:`on_bar`
+    at the close of every bar of the window, and simulates the executors it asks for with the
+    same kernels as the built-in controllers. Slower than the vectorised families (a Python call
+    per bar), and just as free of look-ahead: features are shown once their candle has closed.
+    """
+
+    def prepare(self, session: StepSession) -> None:
+        """Called once before the first bar (default: nothing)."""
+
+    def on_bar(self, session: StepSession) -> Sequence[Action]:
+        """The actions to take at this bar's close (default: none)."""
+        return []
 
 
 def candles_feed(config: CandlesConfig) -> tuple[str, str, str]:

@@ -17,7 +17,7 @@ from hbbacktest.controllers.builtin.market_making.pmm_dynamic import PMMDynamicC
 from hbbacktest.controllers.builtin.market_making.pmm_dynamic_2 import PMMDynamic2Controller
 from hbbacktest.controllers.builtin.market_making.pmm_simple import PMMSimpleController
 from hbbacktest.controllers.builtin.market_making.pmm_skew import PMMSkewController
-from hbbacktest.core.errors import ConfigError, did_you_mean
+from hbbacktest.core.errors import ConfigError, ControllerError, did_you_mean
 
 BUILTIN_CONTROLLERS: tuple[type[ControllerBase[Any]], ...] = (
     PMMSimpleController,
@@ -47,9 +47,24 @@ class ControllerRegistry:
     """
 
     def __init__(
-        self, controllers: Iterable[type[ControllerBase[Any]]] = BUILTIN_CONTROLLERS
+        self,
+        controllers: Iterable[type[ControllerBase[Any]]] = BUILTIN_CONTROLLERS,
+        *,
+        broken: Mapping[str, str] | None = None,
+        sources: Mapping[str, str] | None = None,
     ) -> None:
         self._controllers = {_name_of(c): c for c in controllers}
+        self._broken = dict(broken or {})
+        self._sources = dict(sources or {})
+
+    @property
+    def broken(self) -> dict[str, str]:
+        """Controller files that failed to load: name → error naming the file and line."""
+        return dict(self._broken)
+
+    def source(self, name: str) -> str:
+        """Where a controller comes from: ``builtin`` or its file."""
+        return self._sources.get(name, "builtin")
 
     def names(self) -> list[str]:
         """Controller names, sorted."""
@@ -65,6 +80,8 @@ class ControllerRegistry:
         Raises:
             ConfigError: for an unknown name, with suggestions and the list of names.
         """
+        if name in self._broken and name not in self._controllers:
+            raise ControllerError(self._broken[name], controller_name=name)
         try:
             return self._controllers[name]
         except KeyError:

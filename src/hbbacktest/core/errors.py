@@ -10,7 +10,11 @@
 from __future__ import annotations
 
 import difflib
+import traceback
 from collections.abc import Iterable
+from pathlib import Path
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 
 class HbBacktestError(Exception):
@@ -40,9 +44,37 @@ class ControllerError(HbBacktestError):
 
     exit_code = 4
 
-    def __init__(self, message: str, *, controller_name: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        controller_name: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.controller_name = controller_name
+        self.file = file
+        self.line = line
+
+    @classmethod
+    def from_exception(
+        cls, exc: BaseException, *, controller_name: str | None, during: str
+    ) -> ControllerError:
+        """Wrap an exception raised by controller code, naming the file and line that raised it.
+
+        The line shown is the deepest frame outside hbbacktest and installed libraries, i.e. the
+        user's own code when it is theirs, else the deepest frame.
+        """
+        file, line = where(exc)
+        place = f" at {file}:{line}" if file else ""
+        return cls(
+            f"controller {controller_name!r} failed in {during}{place}: "
+            f"{type(exc).__name__}: {exc}",
+            controller_name=controller_name,
+            file=file,
+            line=line,
+        )
 
 
 class InternalError(HbBacktestError):
@@ -57,3 +89,17 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+def where(exc: BaseException) -> tuple[str | None, int | None]:
+    """File and line of the deepest frame of ``exc`` that is not hbbacktest's or a library's."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return exc.filename, exc.lineno
+    for frame in reversed(frames):
+        name = frame.filename
+        if not name.startswith(_PACKAGE_DIR) and "site-packages" not in name and "<" not in name:
+            return name, frame.lineno
+    if frames:
+        return frames[-1].filename, frames[-1].lineno
+    return None, None

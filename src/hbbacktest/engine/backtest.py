@@ -18,11 +18,13 @@ from hbbacktest.controllers.base import (
     Level,
     MarketData,
     MarketMakingControllerBase,
+    StepControllerBase,
 )
 from hbbacktest.core.enums import FillModel, OrderType, TradeType
 from hbbacktest.core.errors import ControllerError, InternalError
 from hbbacktest.data.candles import Candles
 from hbbacktest.engine import nb
+from hbbacktest.engine.loop import run_step_controller
 from hbbacktest.engine.records import (
     CREATED_ROW,
     KIND_DCA,
@@ -180,6 +182,14 @@ def run_controller(
     start_row = int(np.searchsorted(bars.ts, market.start, side="left"))
     table = _features(controller, market)
     features = align_features(table, bars.ts, bars.interval_s)
+    if isinstance(controller, StepControllerBase):
+        matrix, levels = run_step_controller(
+            controller, bars, start_row, features, params.fill_model, params.trade_cost
+        )
+        records = to_records(matrix)
+        return RawRun(
+            bars=bars, start_row=start_row, records=records, levels=levels, features=features
+        )
     if isinstance(controller, MarketMakingControllerBase):
         levels = controller.levels()
         matrix = nb.market_making_nb(

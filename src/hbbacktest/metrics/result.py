@@ -253,7 +253,11 @@ def build_result(
     final_price = float(raw.bars.close[-1]) if len(raw.bars) else float("nan")
     timeseries = pnl_timeseries(raw.records, raw.bars.ts, raw.start_row, holds)
     results = summarize_results(
-        raw.records, request.config.total_amount_quote, timeseries["total_pnl"], holds, final_price
+        raw.records,
+        float(request.config.total_amount_quote),
+        timeseries["total_pnl"],
+        holds,
+        final_price,
     )
     notes = list(warnings)
     if raw.records.shape[0] == 0:

@@ -11,12 +11,17 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from hbbacktest.compat.loader import discover
 from hbbacktest.config.controller import ControllerConfigBase, config_warnings
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.config.settings import Settings
 from hbbacktest.config.validation import describe_validation_error
 from hbbacktest.controllers.base import MarketData, candles_feed
-from hbbacktest.controllers.registry import ControllerRegistry, default_registry
+from hbbacktest.controllers.registry import (
+    BUILTIN_CONTROLLERS,
+    ControllerRegistry,
+    default_registry,
+)
 from hbbacktest.core.enums import FillModel
 from hbbacktest.core.errors import ConfigError, DataMissingError
 from hbbacktest.core.time import format_time, interval_to_seconds
@@ -135,7 +140,7 @@ def run_backtest(
     """
     settings = settings or Settings.from_env()
     store = store or CandleStore(settings.data_dir)
-    registry = registry or default_registry()
+    registry = registry or build_registry(settings)
     config = request.config
     controller = registry.create(config)
     source = _CandleSource(store)
@@ -193,8 +198,31 @@ def run_backtest(
             fill_model=FillModel[request.fill_model.upper()], trade_cost=request.trade_cost
         ),
     )
+    late = [note for note in controller.warnings() if note not in warnings]
     return build_result(
-        request, raw, warnings=warnings, data_source=source.describe(config.connector_name)
+        request, raw, warnings=warnings + late, data_source=source.describe(config.connector_name)
+    )
+
+
+def build_registry(settings: Settings | None = None) -> ControllerRegistry:
+    """The built-in controllers plus those in ``settings.controllers_dirs``.
+
+    User controllers override built-ins of the same name. Files that fail to load are kept as
+    ``broken`` (their error is raised when a config names them), so one bad file does not stop
+    the others.
+
+    Raises:
+        ControllerError: a configured directory does not exist.
+    """
+    settings = settings or Settings.from_env()
+    if not settings.controllers_dirs:
+        return default_registry()
+    loaded, broken = discover(settings.controllers_dirs)
+    return ControllerRegistry(
+        [*BUILTIN_CONTROLLERS, *(item.controller for item in loaded)],
+        broken={item.name: item.message for item in broken},
+        sources={item.name: str(item.path) for item in loaded}
+        | {item.name: str(item.path) for item in broken},
     )
 
 

@@ -1,0 +1,1 @@
+"""Hummingbot's import paths, mapped onto hbbacktest (see hbbacktest.compat.loader)."""

@@ -1,0 +1,1 @@
+"""``hummingbot.client`` as hbbacktest provides it."""

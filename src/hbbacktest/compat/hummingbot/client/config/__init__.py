@@ -1,0 +1,1 @@
+"""``hummingbot.client.config`` as hbbacktest provides it."""

@@ -1,0 +1,1 @@
+"""``hummingbot.core`` as hbbacktest provides it."""

@@ -1,0 +1,1 @@
+"""``hummingbot.core.data_type`` as hbbacktest provides it."""

@@ -1,0 +1,1 @@
+"""``hummingbot.data_feed.candles_feed`` as hbbacktest provides it."""

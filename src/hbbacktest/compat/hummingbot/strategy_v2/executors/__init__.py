@@ -1,0 +1,1 @@
+"""``hummingbot.strategy_v2.executors`` as hbbacktest provides it."""

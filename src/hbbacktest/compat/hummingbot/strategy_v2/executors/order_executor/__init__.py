@@ -1,0 +1,1 @@
+"""``hummingbot.strategy_v2.executors.order_executor`` as hbbacktest provides it."""

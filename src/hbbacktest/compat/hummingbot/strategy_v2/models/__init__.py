@@ -1,0 +1,1 @@
+"""``hummingbot.strategy_v2.models`` as hbbacktest provides it."""

@@ -1,0 +1,1 @@
+"""``hummingbot.strategy_v2.utils`` as hbbacktest provides it."""

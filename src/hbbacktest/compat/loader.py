@@ -1,0 +1,225 @@
+"""Loads user controllers from configured directories (``<controller_type>/<controller_name>.py``).
+
+A file may be an hbbacktest controller (subclassing ``hbbacktest.controllers.base``) or a
+Hummingbot V2 controller file, unchanged. While such a file runs — at import and whenever its
+functions import something later — ``hummingbot.*`` and ``pandas_ta`` resolve to
+``hbbacktest.compat``; this is done through the module's own ``__import__``, so nothing named
+``hummingbot`` is ever installed in ``sys.modules`` (a real Hummingbot in the same environment
+is unaffected). Only the directories given are searched: a request names a controller, never a
+module path. A file that fails to load is reported by name, file and line, and the others still
+load.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import importlib.util
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+from hbbacktest.compat import api
+from hbbacktest.compat.adapter import HummingbotControllerAdapter
+from hbbacktest.config.controller import ControllerConfigBase
+from hbbacktest.controllers.base import ControllerBase
+from hbbacktest.core.errors import ControllerError, where
+
+_MAPPED = {
+    "hummingbot": "hbbacktest.compat.hummingbot",
+    "pandas_ta": "hbbacktest.compat.pandas_ta",
+}
+_MODULE_PREFIX = "hbbacktest_user_controllers"
+_T = TypeVar("_T")
+
+
+def compat_import(
+    name: str,
+    globals: dict[str, Any] | None = None,
+    locals: dict[str, Any] | None = None,
+    fromlist: Sequence[str] | None = (),
+    level: int = 0,
+) -> ModuleType:
+    """``__import__`` for user controller modules: Hummingbot's packages map to the compat layer."""
+    root = name.partition(".")[0]
+    if level == 0 and root in _MAPPED:
+        target = _MAPPED[root] + name[len(root) :]
+        if root == "pandas_ta":
+            from hbbacktest.compat import pandas_ta
+
+            pandas_ta.register_accessor()
+        try:
+            module = builtins.__import__(target, globals, locals, fromlist or (), 0)
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                f"{name!r} is not part of hbbacktest's Hummingbot compatibility layer "
+                f"(docs/hummingbot-compatibility.md lists what is): {exc}",
+                name=name,
+            ) from None
+        if fromlist:
+            return module
+        return importlib.import_module(_MAPPED[root])
+    return builtins.__import__(name, globals, locals, fromlist or (), level)
+
+
+@dataclass(frozen=True)
+class LoadedController:
+    """A controller found in a controllers directory."""
+
+    name: str
+    controller_type: str
+    controller: type[ControllerBase[Any]]
+    path: Path
+    hummingbot_api: bool
+
+
+@dataclass(frozen=True)
+class BrokenController:
+    """A controller file that could not be loaded; ``message`` names the file, line and error."""
+
+    name: str
+    path: Path
+    message: str
+
+
+def _exec_module(path: Path, module_name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    module.__dict__["__builtins__"] = {**builtins.__dict__, "__import__": compat_import}
+    # pydantic resolves postponed annotations through sys.modules; the name is private to us.
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def _defined_here(module: ModuleType, base: type[_T]) -> list[type[_T]]:
+    return [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, base)
+        and value.__module__ == module.__name__
+    ]
+
+
+def _pick_config(
+    configs: list[type[ControllerConfigBase]], name: str, path: Path
+) -> type[ControllerConfigBase]:
+    if not configs:
+        raise ControllerError(
+            f"{path}: no controller config class (a subclass of ControllerConfigBase, e.g. "
+            "MarketMakingControllerConfigBase) is defined in this file"
+        )
+    named = [c for c in configs if c.model_fields.get("controller_name") is not None
+             and c.model_fields["controller_name"].default == name]  # fmt: skip
+    if len(named) == 1:
+        return named[0]
+    if len(configs) == 1:
+        return configs[0]
+    raise ControllerError(
+        f"{path}: several config classes ({', '.join(c.__name__ for c in configs)}); set "
+        f"controller_name = {name!r} as the default of the one to use"
+    )
+
+
+def _pick_controller(controllers: list[type], path: Path) -> type:
+    leaves = [
+        c for c in controllers if not any(o is not c and issubclass(o, c) for o in controllers)
+    ]
+    if len(leaves) == 1:
+        return leaves[0]
+    if not leaves:
+        raise ControllerError(
+            f"{path}: no controller class (a subclass of ControllerBase, e.g. "
+            "MarketMakingControllerBase) is defined in this file"
+        )
+    raise ControllerError(
+        f"{path}: several controller classes ({', '.join(c.__name__ for c in leaves)}); keep one"
+    )
+
+
+def load_controller_file(path: Path, controller_type: str) -> LoadedController:
+    """Load one controller file.
+
+    Raises:
+        ControllerError: the file failed to import, or defines no (or several) config or
+            controller classes; the message names the file and, for exceptions, the line.
+    """
+    name = path.stem
+    module_name = f"{_MODULE_PREFIX}.{controller_type}.{name}"
+    try:
+        module = _exec_module(path, module_name)
+    except Exception as exc:
+        file, line = where(exc)
+        location = f"{file or path}:{line}" if line else str(path)
+        raise ControllerError(
+            f"controller file {path} failed to import at {location}: {type(exc).__name__}: {exc}",
+            controller_name=name,
+            file=str(file or path),
+            line=line,
+        ) from exc
+    config_class = _pick_config(_defined_here(module, ControllerConfigBase), name, path)
+    native = _defined_here(module, ControllerBase)
+    hummingbot = _defined_here(module, api.ControllerBase)
+    if hummingbot and not native:
+        hb_class = _pick_controller(hummingbot, path)
+        adapter = type(
+            f"{hb_class.__name__}Adapter",
+            (HummingbotControllerAdapter,),
+            {"hb_class": hb_class, "config_class": config_class, "source": str(path)},
+        )
+        controller: type[ControllerBase[Any]] = adapter
+    else:
+        controller = _pick_controller(native, path)
+        if "config_class" not in vars(controller):
+            controller.config_class = config_class
+    declared = controller.config_class.model_fields["controller_name"].default
+    if declared != name:
+        raise ControllerError(
+            f"{path}: the config's controller_name is {declared!r} but the file is {name}.py; "
+            "Hummingbot finds a controller by its file name — rename one to match"
+        )
+    return LoadedController(
+        name, controller_type, controller, path, bool(hummingbot and not native)
+    )
+
+
+def discover(directories: Iterable[Path]) -> tuple[list[LoadedController], list[BrokenController]]:
+    """Every ``<dir>/<controller_type>/<controller_name>.py`` under the given directories.
+
+    Files and folders starting with ``_`` or ``.`` are skipped. Later directories win on a
+    name clash.
+    """
+    loaded: dict[str, LoadedController] = {}
+    broken: dict[str, BrokenController] = {}
+    for directory in directories:
+        root = Path(directory)
+        if not root.is_dir():
+            raise ControllerError(
+                f"controllers directory {root} does not exist (check --controllers-dir or "
+                "HBBACKTEST_CONTROLLERS_DIR)"
+            )
+        for type_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+            if type_dir.name.startswith(("_", ".")):
+                continue
+            for path in sorted(type_dir.glob("*.py")):
+                if path.name.startswith(("_", ".")):
+                    continue
+                try:
+                    found = load_controller_file(path, type_dir.name)
+                except ControllerError as exc:
+                    broken[path.stem] = BrokenController(path.stem, path, str(exc))
+                    loaded.pop(path.stem, None)
+                    continue
+                loaded[found.name] = found
+                broken.pop(found.name, None)
+    return list(loaded.values()), list(broken.values())
