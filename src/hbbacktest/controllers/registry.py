@@ -12,6 +12,7 @@ from hbbacktest.controllers.builtin.directional_trading.bollinger_v1 import Boll
 from hbbacktest.controllers.builtin.directional_trading.dman_v3 import DManV3Controller
 from hbbacktest.controllers.builtin.directional_trading.macd_bb_v1 import MACDBBV1Controller
 from hbbacktest.controllers.builtin.directional_trading.supertrend_v1 import SuperTrendController
+from hbbacktest.controllers.builtin.generic.grid_strike import GridStrikeController
 from hbbacktest.controllers.builtin.market_making.dman_maker_v2 import DManMakerV2Controller
 from hbbacktest.controllers.builtin.market_making.pmm_dynamic import PMMDynamicController
 from hbbacktest.controllers.builtin.market_making.pmm_dynamic_2 import PMMDynamic2Controller
@@ -29,6 +30,7 @@ BUILTIN_CONTROLLERS: tuple[type[ControllerBase[Any]], ...] = (
     MACDBBV1Controller,
     SuperTrendController,
     DManV3Controller,
+    GridStrikeController,
 )
 
 

@@ -20,10 +20,11 @@ from hbbacktest.controllers.base import (
     MarketMakingControllerBase,
     StepControllerBase,
 )
+from hbbacktest.controllers.builtin.generic.grid_strike import GridStrikeController
 from hbbacktest.core.enums import FillModel, OrderType, TradeType
 from hbbacktest.core.errors import ControllerError, InternalError
 from hbbacktest.data.candles import Candles
-from hbbacktest.engine import nb
+from hbbacktest.engine import grid_nb, nb
 from hbbacktest.engine.loop import run_step_controller
 from hbbacktest.engine.records import (
     CREATED_ROW,
@@ -190,6 +191,39 @@ def run_controller(
         return RawRun(
             bars=bars, start_row=start_row, records=records, levels=levels, features=features
         )
+    if isinstance(controller, GridStrikeController):
+        cfg = controller.config
+        grid_params = np.full(N_PARAMS, np.nan)
+        grid_params[P_FEE] = params.trade_cost
+        grid_params[P_FILL_MODEL] = float(params.fill_model)
+        barrier = cfg.triple_barrier_config
+        if barrier.stop_loss is not None:
+            grid_params[P_STOP_LOSS] = barrier.stop_loss
+        if barrier.time_limit is not None:
+            grid_params[P_TIME_LIMIT_S] = barrier.time_limit
+        matrix = grid_nb.grid_strike_nb(
+            bars.ts,
+            bars.open,
+            bars.high,
+            bars.low,
+            bars.close,
+            start_row,
+            float(cfg.side),
+            cfg.start_price,
+            cfg.end_price,
+            np.nan if cfg.limit_price is None else cfg.limit_price,
+            cfg.total_amount_quote,
+            cfg.min_spread_between_orders or 0.0,
+            cfg.min_order_amount_quote or 5.0,
+            float(barrier.take_profit or 0.0),
+            cfg.keep_position,
+            grid_params,
+        )
+        levels = [Level("grid", cfg.side, 0.0)]
+        return RawRun(
+            bars=bars, start_row=start_row, records=to_records(matrix), levels=levels,
+            features=features,
+        )  # fmt: skip
     if isinstance(controller, MarketMakingControllerBase):
         levels = controller.levels()
         matrix = nb.market_making_nb(

@@ -33,6 +33,22 @@ def hold_mask(records: np.ndarray) -> np.ndarray:
     return np.asarray(records["close_type"] == CloseType.POSITION_HOLD)
 
 
+def executor_booked_pnl(records: np.ndarray) -> np.ndarray:
+    """PnL each executor realizes itself; for one handed to a hold, without the held part.
+
+    An executor that ends in ``POSITION_HOLD`` reports in ``net_pnl_quote`` its round trips and
+    fees plus the held inventory marked at its ``exit_price``; the held inventory's PnL belongs
+    to the hold (netted later), so that mark is taken out: ``net − side × (exit − hold_price) ×
+    hold_base``. For a DCA or order executor this leaves its fees; for a grid, its completed
+    round trips and fees.
+    """
+    held = hold_mask(records)
+    sign = np.where(records["side"] == TradeType.BUY, 1.0, -1.0)
+    mark = sign * (records["exit_price"] - records["hold_price"]) * records["hold_base"]
+    mark = np.where(np.isfinite(mark), mark, 0.0)
+    return np.where(held, records["net_pnl_quote"] - mark, records["net_pnl_quote"])
+
+
 def hold_curves(records: np.ndarray, close: np.ndarray) -> HoldCurves:
     """Net every held fill, in the order of the bars they closed on, and mark at each close.
 

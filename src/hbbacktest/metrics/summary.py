@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from hbbacktest.core.enums import CloseType, TradeType
-from hbbacktest.metrics.holds import HoldCurves, hold_mask
+from hbbacktest.metrics.holds import HoldCurves, executor_booked_pnl, hold_mask
 
 
 def empty_summary() -> dict[str, Any]:
@@ -92,9 +92,10 @@ def summarize_results(
     Returns:
         A dict of finite numbers; "with position" means non-zero net PnL, as upstream.
         Executors handed to a position hold count in ``total_executors``, ``close_types`` and
-        ``total_fees_quote`` only; the hold contributes its netted, realized PnL to
-        ``net_pnl_quote`` (as upstream) minus those executors' fees (upstream leaves them out),
-        and its marked remainder to ``unrealized_pnl_quote``.
+        ``total_fees_quote`` and, with what they realized themselves (fees, a grid's round
+        trips: upstream leaves these out), in ``net_pnl_quote``; the hold adds its netted,
+        realized PnL to ``net_pnl_quote`` (as upstream) and its marked remainder to
+        ``unrealized_pnl_quote``.
     """
     if records.shape[0] == 0:
         return empty_summary()
@@ -103,8 +104,8 @@ def summarize_results(
     side = records["side"]
     position_realized = holds.hold.realized_pnl_quote if holds is not None else 0.0
     unrealized = holds.hold.unrealized(final_price) if holds is not None else 0.0
-    hold_fees = float(records["cum_fees_quote"][held].sum())
-    net_pnl_quote = float(pnl.sum()) + position_realized - hold_fees
+    held_own = float(executor_booked_pnl(records)[held].sum())
+    net_pnl_quote = float(pnl.sum()) + position_realized + held_own
     with_position = pnl != 0
     longs = with_position & (side == TradeType.BUY)
     shorts = with_position & (side == TradeType.SELL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hbbacktest.core.enums import CloseType
-from hbbacktest.metrics.holds import HoldCurves, hold_mask
+from hbbacktest.metrics.holds import HoldCurves, executor_booked_pnl
 
 
 def _booked_row(records: np.ndarray) -> np.ndarray:
@@ -21,16 +21,14 @@ def pnl_timeseries(
     """Per-bar columns from ``start_row`` on, like upstream's ``pnl_timeseries`` entries.
 
     Columns: ``timestamp``; ``executor_realized_pnl`` (cumulative net PnL of executors closed so
-    far, and the fees of those handed to a position hold); ``position_realized_pnl`` and
+    far; for those handed to a position hold, their fees and completed round trips); ``position_realized_pnl`` and
     ``position_unrealized_pnl`` (the position hold, netted and marked at each close);
     ``total_pnl`` (their sum); ``active_executors``; ``cumulative_volume``. Open executors'
     unrealised PnL is not in ``total_pnl``, as upstream.
     """
     n = bar_ts.shape[0]
     booked = np.minimum(_booked_row(records), n)
-    held = hold_mask(records)
-    booked_pnl = np.where(held, -records["cum_fees_quote"], records["net_pnl_quote"])
-    pnl = np.bincount(booked, weights=booked_pnl, minlength=n + 1)[:n]
+    pnl = np.bincount(booked, weights=executor_booked_pnl(records), minlength=n + 1)[:n]
     volume = np.bincount(booked, weights=records["filled_amount_quote"], minlength=n + 1)[:n]
     active = np.bincount(records["created_row"] + 1, minlength=n + 1)[:n].astype(np.int64)
     # An executor created and closed on the same bar is never active at a bar's snapshot.

@@ -374,8 +374,51 @@ def test_controllers_list(runner: CliRunner) -> None:
     result = invoke(runner, "controllers", "list")
     assert_clean_exit(result, 0)
     rows = [line.split() for line in result.stdout.strip().splitlines()]
-    assert ["market_making", "pmm_simple"] in rows
-    assert rows == [list(pair) for pair in ControllerRegistry().describe()]
+    assert ["market_making", "pmm_simple", "builtin"] in rows
+    assert rows == [[*pair, "builtin"] for pair in ControllerRegistry().describe()]
+
+
+def test_controllers_list_with_a_controllers_dir(runner: CliRunner) -> None:
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    result = invoke(
+        runner,
+        "controllers",
+        "list",
+        "--controllers-dir",
+        str(fixtures / "hummingbot_controllers"),
+        "--controllers-dir",
+        str(fixtures / "broken_controllers"),
+    )
+    assert_clean_exit(result, 0)
+    lines = result.stdout.splitlines()
+    assert any("pmm_simple_hb" in line and line.endswith("pmm_simple_hb.py") for line in lines)
+    broken = [line for line in lines if line.startswith("BROKEN")]
+    assert any("import_fails" in line and "boom at import" in line for line in broken)
+
+
+def test_run_a_hummingbot_controller_file(runner: CliRunner, tmp_path: Path) -> None:
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    config = tmp_path / "hb.yml"
+    config.write_text(
+        "controller_name: pmm_simple_hb\nconnector_name: demo\ntrading_pair: BTC-USDT\n"
+        "buy_spreads: 0.002\nsell_spreads: 0.002\nskip_rebalance: true\n"
+    )
+    result = invoke(
+        runner,
+        "run",
+        str(config),
+        "--start",
+        "2024-01-08",
+        "--end",
+        "2024-01-09",
+        "--controllers-dir",
+        str(fixtures / "hummingbot_controllers"),
+        "--output",
+        str(tmp_path / "out.json"),
+    )
+    assert_clean_exit(result, 0)
+    document = json.loads((tmp_path / "out.json").read_text())
+    assert document["results"]["total_executors"] > 0
 
 
 def test_version(runner: CliRunner) -> None:

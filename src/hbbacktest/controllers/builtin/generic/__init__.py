@@ -1,0 +1,1 @@
+"""Generic controllers (Hummingbot's ``controllers/generic``): their own executor types."""
