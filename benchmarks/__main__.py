@@ -7,6 +7,10 @@ Cases:
   pmm_dynamic_30d   pmm_dynamic, 3 buy + 3 sell levels, 30 days of binance BTC-USDT 1m (target ≤ 0.5 s)
   pmm_simple_30d    the upstream parity config (upstream: 33 s with skip_rebalance)
   pmm_dynamic_365d  one year of synthetic 1m candles: time and peak memory (target ≤ 300 MB)
+  builtins_30d      every built-in controller (tests/integration/builtin_configs.py), both fill
+                    models, 30 days of binance BTC-USDT 1m, in-process (target ≤ 1 s each)
+  hummingbot_30d    Hummingbot controller files run unchanged through the compatibility layer
+                    (tests/fixtures/hummingbot_controllers), same window (target ≤ 5 s)
 """
 
 from __future__ import annotations
@@ -166,11 +170,76 @@ def run_year_once(bars: Candles) -> None:
     )
 
 
+def bench_builtins(store: CandleStore, repeat: int) -> None:
+    """Every built-in controller over the 30-day window (the run, without JSON)."""
+    from tests.integration.builtin_configs import BUILTIN_CONFIGS
+
+    for name, config in sorted(BUILTIN_CONFIGS.items()):
+        for fill_model in ("hummingbot", "touch"):
+            request = BacktestRequest(
+                config=load_controller_config(config),
+                start=WINDOW[0],
+                end=WINDOW[1],
+                fill_model=fill_model,
+            )
+            result = run_backtest(request, store=store)
+            _report(
+                f"{name}/{fill_model}",
+                _time(lambda request=request: run_backtest(request, store=store), repeat),
+                len(result.bar_ts),
+                f"  executors {result.results['total_executors']}",
+            )
+
+
+def bench_hummingbot_files(store: CandleStore, repeat: int) -> None:
+    """Hummingbot controller files through the compatibility layer, 30 days."""
+    from hbbacktest.config.settings import Settings
+    from hbbacktest.service import build_registry
+
+    root = Path(__file__).resolve().parents[1]
+    settings = Settings(
+        data_dir=store.data_dir,
+        controllers_dirs=(root / "tests" / "fixtures" / "hummingbot_controllers",),
+    )
+    registry = build_registry(settings)
+    cases = {
+        "pmm_simple_hb": PMM_SIMPLE,
+        "dman_maker_v2_hb": {**PMM_SIMPLE, "dca_spreads": "0.001,0.003", "dca_amounts": "1,2"},
+        "bollinger_v1_hb": {
+            **{k: v for k, v in PMM_SIMPLE.items() if "spread" not in k},
+            "interval": "3m",
+            "bb_length": 50,
+            "bb_long_threshold": 0.1,
+            "bb_short_threshold": 0.9,
+            "cooldown_time": 300,
+        },
+    }
+    for name, config in cases.items():
+        request = BacktestRequest(
+            config=registry.load_config({**config, "controller_name": name}),
+            start=WINDOW[0],
+            end=WINDOW[1],
+        )
+        result = run_backtest(request, store=store, registry=registry)
+        _report(
+            name,
+            _time(
+                lambda request=request: run_backtest(request, store=store, registry=registry),
+                repeat,
+            ),
+            len(result.bar_ts),
+            f"  executors {result.results['total_executors']}",
+        )
+
+
+CASES = ("pmm_dynamic_30d", "pmm_simple_30d", "pmm_dynamic_365d", "builtins_30d", "hummingbot_30d")
+
+
 def main() -> None:
     """Run the benchmarks and print their figures."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--only", choices=["pmm_dynamic_30d", "pmm_simple_30d", "pmm_dynamic_365d"])
+    parser.add_argument("--only", choices=CASES)
     args = parser.parse_args()
     print(
         f"command: {' '.join([os.path.basename(sys.executable), '-m', 'benchmarks', *sys.argv[1:]])}"
@@ -181,6 +250,10 @@ def main() -> None:
         bench_real(store, "pmm_dynamic_30d", PMM_DYNAMIC, args.repeat)
     if store is not None and args.only in (None, "pmm_simple_30d"):
         bench_real(store, "pmm_simple_30d", PMM_SIMPLE, args.repeat)
+    if store is not None and args.only in (None, "builtins_30d"):
+        bench_builtins(store, args.repeat)
+    if store is not None and args.only in (None, "hummingbot_30d"):
+        bench_hummingbot_files(store, max(1, min(args.repeat, 3)))
     if args.only in (None, "pmm_dynamic_365d"):
         bench_year(max(1, min(args.repeat, 3)))
 

@@ -75,6 +75,10 @@ class HummingbotControllerAdapter(StepControllerBase[Any]):
         self._notes: list[str] = []
         self._is_mm = issubclass(self.hb_class, api.MarketMakingControllerBase)
         self._is_directional = issubclass(self.hb_class, api.DirectionalTradingControllerBase)
+        if self._is_mm:
+            # Hummingbot's market-making rules look back at ended executors only for the
+            # cooldown after a stop loss; a shorter view keeps each bar cheap.
+            self.history_s = max(600.0, 2.0 * float(getattr(config, "cooldown_time", 0) or 0))
 
     def _controller(self) -> api.ControllerBase:
         if self._hb is None:

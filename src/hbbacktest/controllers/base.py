@@ -213,6 +213,9 @@ class StepControllerBase(ControllerBase[C]):
     per bar), and just as free of look-ahead: features are shown once their candle has closed.
     """
 
+    #: How long an ended executor stays in :attr:`StepSession.executors` (seconds).
+    history_s: float = 3600.0
+
     def prepare(self, session: StepSession) -> None:
         """Called once before the first bar (default: nothing)."""
 

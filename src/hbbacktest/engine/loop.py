@@ -111,11 +111,23 @@ class _Live:
     row: int  # creation bar
     close_row: int = 0  # plain ints: reading the record's floats every bar is slow
     fill_row: int = -1
+    # (side sign, fill price, amount, fee, touch) of a filled position executor, for marking
+    position: tuple[float, float, float, float, bool] | None = None
 
     def sync(self) -> None:
-        self.close_row = int(self.rec[CLOSE_ROW])
-        fill = self.rec[FILL_ROW]
+        rec = self.rec
+        self.close_row = int(rec[CLOSE_ROW])
+        fill = rec[FILL_ROW]
         self.fill_row = int(fill) if fill == fill else -1
+        self.position = None
+        if isinstance(self.spec, PositionSpec) and self.fill_row >= 0:
+            self.position = (
+                1.0 if rec[SIDE] == float(TradeType.BUY) else -1.0,
+                float(rec[FILL_PRICE]),
+                float(rec[AMOUNT_BASE]),
+                float(self.params[P_FEE]),
+                self.params[P_FILL_MODEL] != float(FillModel.HUMMINGBOT),
+            )
 
 
 class _Session:
@@ -181,6 +193,8 @@ class StepLoop:
         self.ended: deque[_Live] = deque()
         self.all: list[_Live] = []
         self.by_id: dict[str, _Live] = {}
+        self.closes: list[float] = bars.close.tolist()
+        self.retention_s = float(getattr(controller, "history_s", RETENTION_S))
 
     # -- simulation ---------------------------------------------------------------------------
 
@@ -259,6 +273,7 @@ class StepLoop:
 
     def _update(self, row: int) -> None:
         close = self.bars.close
+        closes = self.closes
         ts = self.bars.ts
         still = []
         for live in self.live:
@@ -292,20 +307,30 @@ class StepLoop:
             trading = 0 <= fill_row <= row and live.row < row
             state.is_trading = trading
             if trading:
-                rec = live.rec
-                state.custom_info["close_price"] = float(close[row])
-                mark = (
-                    self._simulate(live.spec, live.params, live.row, row, dca_nb.STOP_ALWAYS)
-                    if not isinstance(live.spec, PositionSpec)
-                    else _mark_position(rec, row, close, live.params)
-                )
+                price = closes[row]
+                state.custom_info["close_price"] = price
+                if live.position is not None:
+                    # A position's mark is arithmetic: no record copy, no kernel call.
+                    sign, fill_price, amount, fee, touch = live.position
+                    entry_quote = amount * fill_price
+                    fees = fee * amount * (fill_price + price) if touch else 2.0 * fee * entry_quote
+                    net = sign * (price - fill_price) * amount - fees
+                    state.net_pnl_quote = net
+                    state.net_pnl_pct = net / entry_quote
+                    state.cum_fees_quote = fees
+                    state.filled_amount_quote = (
+                        amount * (fill_price + price) if touch else entry_quote
+                    )
+                    state.custom_info["current_position_average_price"] = fill_price
+                    continue
+                mark = self._simulate(live.spec, live.params, live.row, row, dca_nb.STOP_ALWAYS)
                 state.net_pnl_pct = float(mark[NET_PNL_PCT])
                 state.net_pnl_quote = float(mark[NET_PNL_QUOTE])
                 state.cum_fees_quote = float(mark[CUM_FEES_QUOTE])
                 state.filled_amount_quote = float(mark[FILLED_AMOUNT_QUOTE])
                 state.custom_info["current_position_average_price"] = _finite(mark[FILL_PRICE], 0.0)
         self.live = still
-        horizon = ts[row] - RETENTION_S
+        horizon = ts[row] - self.retention_s
         while self.ended and (self.ended[0].state.close_timestamp or 0.0) < horizon:
             self.ended.popleft()
         self.session.executors = [live.state for live in self.live] + [
@@ -359,12 +384,6 @@ class StepLoop:
 
 def _finite(value: float, default: float) -> float:
     return float(value) if np.isfinite(value) else float(default)
-
-
-def _mark_position(rec: np.ndarray, row: int, close: np.ndarray, params: np.ndarray) -> np.ndarray:
-    mark = rec.copy()
-    _force_close_position(mark, row, close, params, dca_nb.STOP_ALWAYS)
-    return mark
 
 
 def _force_close_position(
