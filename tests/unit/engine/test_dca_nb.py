@@ -689,3 +689,13 @@ def test_reference_and_kernel_agree_on_the_record_keys():
     got = KernelDCA.simulate(b, 0, b.n, 0, BUY, WORKED_PRICES, WORKED_AMOUNTS, p)
     want = ReferenceDCA.simulate(b, 0, b.n, 0, BUY, WORKED_PRICES, WORKED_AMOUNTS, p)
     assert set(got) == set(want)
+
+
+@MODELS
+def test_last_level_filled_without_a_stop_loss_runs_on(impl, model):
+    """Upstream's DCA simulator raises IndexError here (it reads ``prices[N]`` for the level
+    after the last one when ``stop_loss`` is unset): one level at 99 fills on row 1, and with no
+    stop loss, take profit or time limit the executor runs to the end of the data."""
+    b = bars([100, 98, 97, 96, 95])
+    r = run(impl, b, [99], [10], fill_model=model)
+    assert outcome(r) == (1, 4, TL)
