@@ -24,12 +24,15 @@ from numba import njit
 
 from hbbacktest.engine.records import (
     AMOUNT_BASE,
+    BUY,
     CLOSE_ROW,
     CLOSE_TYPE,
     CREATED_ROW,
     CUM_FEES_QUOTE,
+    EARLY_STOP,
     ENTRY_PRICE,
     EXIT_PRICE,
+    FILL_HUMMINGBOT,
     FILL_PRICE,
     FILL_ROW,
     FILLED_AMOUNT_QUOTE,
@@ -47,17 +50,13 @@ from hbbacktest.engine.records import (
     P_TIME_LIMIT_S,
     P_TRAIL_ACTIVATION,
     P_TRAIL_DELTA,
+    POSITION_HOLD,
     SIDE,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    TIME_LIMIT,
+    TRAILING_STOP,
 )
-
-TIME_LIMIT = 1.0
-STOP_LOSS = 2.0
-TAKE_PROFIT = 3.0
-EARLY_STOP = 5.0
-TRAILING_STOP = 6.0
-POSITION_HOLD = 10.0
-BUY = 1.0
-FILL_HUMMINGBOT = 0.0
 
 STOP_IF_UNFILLED = 0
 STOP_ALWAYS = 1

@@ -20,12 +20,15 @@ from numba import njit
 from hbbacktest.engine.nb import _grow_nb, window_end_nb
 from hbbacktest.engine.records import (
     AMOUNT_BASE,
+    BUY,
     CLOSE_ROW,
     CLOSE_TYPE,
     CREATED_ROW,
     CUM_FEES_QUOTE,
+    EARLY_STOP,
     ENTRY_PRICE,
     EXIT_PRICE,
+    FILL_HUMMINGBOT,
     FILL_PRICE,
     FILL_ROW,
     FILLED_AMOUNT_QUOTE,
@@ -41,17 +44,13 @@ from hbbacktest.engine.records import (
     P_FILL_MODEL,
     P_STOP_LOSS,
     P_TIME_LIMIT_S,
+    POSITION_HOLD,
     SIDE,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    TIME_LIMIT,
 )
 
-# CloseType codes (core.enums.CloseType); literal here because kernels cannot read IntEnums.
-TIME_LIMIT = 1.0
-STOP_LOSS = 2.0
-TAKE_PROFIT = 3.0
-EARLY_STOP = 5.0
-POSITION_HOLD = 10.0
-BUY = 1.0
-FILL_HUMMINGBOT = 0.0
 UPSTREAM_MIN_NOTIONAL = 5.0  # upstream's floor on a level's notional when it has no trading rules
 MIN_NOTIONAL_MARGIN = 1.05  # upstream adds 5 % to the minimum notional
 WHOLE_TOLERANCE = 1e-9  # see _floor_ratio_nb

@@ -14,12 +14,15 @@ from numba import njit
 from hbbacktest.engine.dca_nb import STOP_IF_UNFILLED, simulate_dca_nb
 from hbbacktest.engine.records import (
     AMOUNT_BASE,
+    BUY,
     CLOSE_ROW,
     CLOSE_TYPE,
     CREATED_ROW,
     CUM_FEES_QUOTE,
+    EARLY_STOP,
     ENTRY_PRICE,
     EXIT_PRICE,
+    FILL_HUMMINGBOT,
     FILL_PRICE,
     FILL_ROW,
     FILLED_AMOUNT_QUOTE,
@@ -42,18 +45,13 @@ from hbbacktest.engine.records import (
     P_TP_IS_LIMIT,
     P_TRAIL_ACTIVATION,
     P_TRAIL_DELTA,
+    POSITION_HOLD,
     SIDE,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    TIME_LIMIT,
+    TRAILING_STOP,
 )
-
-# CloseType codes (core.enums.CloseType); literal here because kernels cannot read IntEnums.
-TIME_LIMIT = 1.0
-STOP_LOSS = 2.0
-TAKE_PROFIT = 3.0
-EARLY_STOP = 5.0
-TRAILING_STOP = 6.0
-POSITION_HOLD = 10.0
-BUY = 1.0
-FILL_HUMMINGBOT = 0.0
 
 
 @njit(cache=True)

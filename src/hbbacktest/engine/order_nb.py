@@ -12,12 +12,16 @@ from numba import njit
 from hbbacktest.engine.nb import _book_unfilled_nb
 from hbbacktest.engine.records import (
     AMOUNT_BASE,
+    BUY,
     CLOSE_ROW,
     CLOSE_TYPE,
     CREATED_ROW,
     CUM_FEES_QUOTE,
+    EARLY_STOP,
     ENTRY_PRICE,
     EXIT_PRICE,
+    EXPIRED,
+    FILL_HUMMINGBOT,
     FILL_PRICE,
     FILL_ROW,
     FILLED_AMOUNT_QUOTE,
@@ -29,15 +33,10 @@ from hbbacktest.engine.records import (
     NET_PNL_QUOTE,
     P_FEE,
     P_FILL_MODEL,
+    POSITION_HOLD,
     SIDE,
 )
 
-# CloseType codes (core.enums.CloseType); literal here because kernels cannot read IntEnums.
-EXPIRED = 4.0
-EARLY_STOP = 5.0
-POSITION_HOLD = 10.0
-BUY = 1.0
-FILL_HUMMINGBOT = 0.0
 # Execution strategies (upstream's ExecutionStrategy); any other code (LIMIT_CHASER) is a market
 # order, as upstream's simulator fills a chaser on its first bar.
 STRATEGY_MARKET = 0

@@ -57,6 +57,18 @@ EXECUTOR_DTYPE = np.dtype(
     ]
 )
 
+# CloseType and TradeType codes as floats, for the kernels (numba cannot read IntEnums; the
+# values are core.enums' codes, checked by tests/unit/engine/test_records.py).
+TIME_LIMIT = 1.0
+STOP_LOSS = 2.0
+TAKE_PROFIT = 3.0
+EXPIRED = 4.0
+EARLY_STOP = 5.0
+TRAILING_STOP = 6.0
+POSITION_HOLD = 10.0
+BUY = 1.0
+FILL_HUMMINGBOT = 0.0
+
 # Engine parameter vector (floats; NaN = not set), shared by the kernels.
 P_FEE = 0
 P_TAKE_PROFIT = 1

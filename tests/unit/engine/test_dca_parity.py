@@ -38,13 +38,14 @@ def maybe(values: list[float]) -> st.SearchStrategy[float]:
 
 @st.composite
 def walk_bars(draw: st.DrawFn, max_n: int = 14) -> Bars:
-    """A random walk on the 0.5 grid: trends through several levels and back, with wicks and
-    gapped opens (the fills, restarts and exits a DCA executor lives on)."""
+    """A random walk on the 0.5 grid from 96: trends through several levels and back, with wicks
+    and gapped opens (the fills, restarts and exits a DCA executor lives on). From 96, the
+    dyadic barriers land on the grid: 96 * (1 + 1/32) = 99, 96 * (1 - 1/64) = 94.5."""
     n = draw(st.integers(2, max_n))
     step = st.sampled_from([-2.0, -1.5, -1.0, -0.5, -0.5, 0.0, 0.5, 0.5, 1.0, 1.5, 2.0])
     wick = st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0])
     closes, opens, highs, lows = [], [], [], []
-    prev = 100.0
+    prev = 96.0
     for _ in range(n):
         gap = draw(st.sampled_from([0.0, 0.0, 0.0, -1.0, -0.5, 0.5, 1.0]))
         o = prev + gap
@@ -90,16 +91,16 @@ def dca_params(draw: st.DrawFn, ties: bool = False) -> np.ndarray:
 def dca_levels(draw: st.DrawFn, b: Bars, k: int, side: float) -> tuple[list[float], list[float]]:
     n_levels = draw(st.integers(1, 4))
     away = -1.0 if side == BUY else 1.0  # the direction away from the market
-    how = draw(st.sampled_from(["bars", "bars", "grid", "float"]))
+    how = draw(st.sampled_from(["market", "market", "bars", "float"]))
     if how == "bars":
         # prices the bars from k on actually trade at: exact touches and crosses
         seen = sorted({float(x) for a in b.ohlc() for x in a[k:]})
         picked = draw(st.lists(st.sampled_from(seen), min_size=n_levels, max_size=n_levels))
         prices = sorted(picked, reverse=side == BUY)
     else:
-        if how == "grid":
-            # a first level near the creation close on the 0.5 grid, grid steps between levels
-            jitter = st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0])
+        if how == "market":
+            # a first level at or just beyond the creation close on the 0.5 grid, grid steps
+            jitter = st.sampled_from([-0.5, 0.0, 0.5, 0.5, 1.0, 1.5, 2.0])
             first = round(b.c[k] * 2) / 2 + away * draw(jitter)
             steps = st.sampled_from([0.0, 0.5, 0.5, 1.0, 1.5, 3.0])
         else:
@@ -122,10 +123,10 @@ def dca_levels(draw: st.DrawFn, b: Bars, k: int, side: float) -> tuple[list[floa
 @st.composite
 def dca_cases(draw: st.DrawFn):
     kind = draw(st.sampled_from(["walk", "walk", "ties", "ohlc"]))
-    ties = kind == "ties"
-    b = draw(walk_bars() if kind == "walk" else ohlc_bars(mode="few" if ties else None))
-    p = draw(dca_params(ties=ties))
-    k = draw(st.integers(0, b.n - 1))
+    b = draw(walk_bars() if kind == "walk" else ohlc_bars(mode="few" if kind == "ties" else None))
+    p = draw(dca_params(ties=kind == "ties" or (kind == "walk" and draw(st.booleans()))))
+    # mostly created early, so that there are bars to live on
+    k = draw(st.integers(0, b.n - 1) if draw(st.booleans()) else st.integers(0, min(2, b.n - 1)))
     side = draw(st.sampled_from([BUY, SELL]))
     prices, amounts = draw(dca_levels(b, k, side))
     stop_mode = draw(st.sampled_from([0, 1, 2]))
