@@ -356,3 +356,28 @@ def test_spot_rebalance_orders_once_per_shortfall() -> None:
     assert orders["amount_base"][0] == pytest.approx(5.0)
     assert orders["amount_base"][1] == pytest.approx(5.0 - 500 / 110)
     assert set(orders["close_type"]) == {CloseType.POSITION_HOLD}
+
+
+def test_dca_config_rejects_a_spread_that_prices_a_buy_level_at_zero() -> None:
+    """A DCA spread of 1 would put a buy level at price 0; say so at config time."""
+    from hbbacktest.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"dca_spreads.*\[0, 1\)"):
+        default_registry().load_config(
+            {"controller_name": "dman_maker_v2", "dca_spreads": "0.01,1", "dca_amounts": "1,1"}
+        )
+
+
+def test_dman_maker_v2_with_a_zero_dca_amount_runs() -> None:
+    """dca_amounts '0,1' is valid; the zero-size level must not crash the run."""
+    config = {
+        "controller_name": "dman_maker_v2",
+        "connector_name": "binance_perpetual",
+        "trading_pair": "BTC-USDT",
+        "buy_spreads": "0.005",
+        "sell_spreads": "0.005",
+        "dca_spreads": "0,0.01",
+        "dca_amounts": "0,1",
+    }
+    run = _run(config, _candles([100.0, 99.0, 98.0, 99.5, 100.5, 101.0, 100.0]))
+    assert run.records.shape[0] > 0

@@ -129,7 +129,7 @@ def dca_hummingbot_nb(
         if stop_mode == STOP_IF_UNFILLED and filled == 0 and t > stop_row:
             return stop_row, EARLY_STOP, 0
         close = c[t]
-        if filled > 0:
+        if filled > 0 and total > 0.0:
             if has_tp and sgn * (close - be * (1.0 + sgn * tp)) >= 0.0:
                 return t, TAKE_PROFIT, filled
             if (
@@ -158,7 +158,7 @@ def dca_hummingbot_nb(
             total += amounts_quote[filled]
             filled += 1
             new_fill = True
-        if new_fill:
+        if new_fill and total > 0.0:
             be = weighted / total
             activated = False
             trigger = 0.0
@@ -228,7 +228,7 @@ def dca_touch_nb(
         base += amounts_base[filled]
         cost += amounts_base[filled] * c[k]
         filled += 1
-    if filled > 0:
+    if base > 0.0:
         avg = cost / base
     for t in range(k + 1, last + 1):
         if stop_mode == STOP_IF_UNFILLED and filled == 0 and t > stop_row:
@@ -237,7 +237,7 @@ def dca_touch_nb(
         sl_price = avg * (1.0 - sgn * sl) if (has_sl and filled == n_levels) else np.nan
         trail_price = avg * (1.0 + sgn * (best - delta)) if (has_ts and activated) else np.nan
         tp_price = avg * (1.0 + sgn * tp) if has_tp else np.nan
-        if filled > 0:
+        if base > 0.0:
             if sl_price == sl_price and sgn * (opened - sl_price) <= 0.0:
                 return t, STOP_LOSS, filled, opened
             if trail_price == trail_price and sgn * (opened - trail_price) <= 0.0:
@@ -263,7 +263,7 @@ def dca_touch_nb(
             cost += amounts_base[filled] * price
             filled += 1
             new_fill = True
-        if filled == 0:
+        if base <= 0.0:  # nothing filled yet, or only zero-size levels: no position to exit
             continue
         if new_fill:
             avg = cost / base
@@ -318,7 +318,12 @@ def simulate_dca_nb(
     price (by base), ``entry_price`` the first level's price, ``amount_base`` the executor's full
     base amount. ``net_pnl_pct`` = net PnL / filled entry notional.
     """
-    n_levels = prices.shape[0]
+    # A level priced at or below 0 (or NaN) can never be placed; neither can those after it.
+    n_levels = 0
+    while n_levels < prices.shape[0] and prices[n_levels] > 0.0 and np.isfinite(prices[n_levels]):
+        n_levels += 1
+    prices = prices[:n_levels]
+    amounts_quote = amounts_quote[:n_levels]
     n = ts.shape[0]
     w_end = _window_end_nb(ts, k, params[P_TIME_LIMIT_S])
     stop = min(stop_row, n - 1) if stop_row < n else n
@@ -358,7 +363,10 @@ def simulate_dca_nb(
         )  # fmt: skip
     rec[CLOSE_ROW] = close_row
     rec[CLOSE_TYPE] = close_type
-    if filled == 0:
+    filled_quote = 0.0
+    for i in range(filled):
+        filled_quote += max(amounts_quote[i], 0.0)
+    if filled == 0 or not filled_quote > 0.0:  # only zero-size levels filled: no position
         rec[FILL_ROW] = -1.0
         rec[FILL_PRICE] = np.nan
         rec[EXIT_PRICE] = np.nan

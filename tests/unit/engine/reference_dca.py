@@ -68,6 +68,10 @@ def _end_without_exit(walk: _Walk, c, stop, stop_mode, w_end) -> _Walk:
 def _last_row(stop, stop_mode, w_end) -> int:
     """The last bar the executor can see: a STOP_IF_UNFILLED stop does not end a filled
     executor, the other stops end it whatever its state."""
+    # UNSPECIFIED: the stop row (and the window's last row) is walked like any other bar first:
+    # its barriers can still close the executor (a take profit beats the stop), and its new
+    # fills count (STOP_ALWAYS then closes them at the same close, STOP_KEEP_POSITION holds
+    # them).
     return w_end if stop_mode == STOP_IF_UNFILLED else min(w_end, stop)
 
 
@@ -99,6 +103,7 @@ def walk_hummingbot(h, l, c, k, stop, stop_mode, w_end, side, prices, amounts_qu
                 amounts_quote[i] for i in range(filled)
             )
             tp_hit = _set(tp) and (close >= be * (1 + tp) if buy else close <= be * (1 - tp))
+            # (``t > last fill row`` always holds here: this bar's fills come after its exits)
             sl_hit = (
                 _set(sl)
                 and filled == n_levels

@@ -443,6 +443,15 @@ class TestTouch:
             sum(x * (99 - f) for x, f in zip(bases, fill_prices, strict=True))
         )
 
+    def test_taker_level_marketable_at_creation(self, impl):
+        # TAKER, BUY 101 / 99: the creation close 100 already reaches 101 -> filled at 100 on
+        # row 0; 99 waits for a close at or below it: row 2 (98.5), not row 1 (low 98, close
+        # 100.5). TIME_LIMIT on row 3 at 100: gross = 10/101 * 0 + 10/99 * 1.5 = 0.151515
+        b = bars([100, 100.5, 98.5, 100], lows=[None, 98, None, None])
+        r = run(impl, b, [101, 99], [10, 10], open_is_limit=0, fill_model=TOUCH)
+        assert outcome(r) == (0, 3, TL)
+        assert r["net_pnl_quote"] == approx(10 / 99 * 1.5)
+
     def test_stop_loss_on_the_bar_that_fills_the_last_level(self, impl):
         # the bars of the hummingbot model's "not on the last fill bar" case: row 1 -> 99;
         # row 2 (o 99, low 97) -> 98, all filled: avg = 20 / (10/99 + 10/98) = 98.497462,
@@ -491,6 +500,39 @@ class TestTouch:
 
 # =============================================================================================
 # both models: time limit, stops, zero levels, accounting
+
+
+@MODELS
+def test_take_profit_when_the_price_reaches_it_exactly(impl, model):
+    # one level 96, TP 1/32: 96 * 1.03125 = 99.0 exactly. hummingbot: filled on row 0 (close
+    # 96), BE 96; row 2's close 99 reaches 99 -> TAKE_PROFIT at 99. touch: row 0's close 96
+    # is marketable -> filled at 96; row 1 high 97; row 2 high 99 reaches it -> TP at 99.
+    # Both: gross = 10/96 * 3 = 0.3125
+    b = bars([96, 97, 99, 100])
+    r = run(impl, b, [96], [10], take_profit=0.03125, fill_model=model)
+    assert outcome(r) == (0, 2, TP)
+    assert r["exit_price"] == 99.0
+    assert r["net_pnl_quote"] == approx(0.3125)
+
+
+@MODELS
+def test_trailing_activation_when_the_price_reaches_it_exactly(impl, model):
+    # one level 96; trailing activation 1/32 (at 99.0 exactly), delta 1/64.
+    # hummingbot: filled on row 0; row 1's close 99 >= 99 -> activated, best 99, stop at
+    #   99 * (1 - 1/64) = 97.453125; row 2's close 97 -> TRAILING_STOP at 97:
+    #   10 (97/96 - 1) = 0.104167
+    # touch: filled on row 0 at 96; row 1 high 99: best 99/96 - 1 = 1/32 >= 1/32 -> activated,
+    #   stop at 96 (1 + 1/32 - 1/64) = 97.5; row 2 (o 99, low 97) -> TRAILING_STOP at 97.5:
+    #   10/96 * 1.5 = 0.15625
+    b = bars([96, 99, 97])
+    r = run(impl, b, [96], [10], trail_activation=0.03125, trail_delta=0.015625, fill_model=model)
+    assert outcome(r) == (0, 2, TS)
+    if model == HUMMINGBOT:
+        assert r["exit_price"] == 97.0
+        assert r["net_pnl_quote"] == approx(10 * (97 / 96 - 1))
+    else:
+        assert r["exit_price"] == 97.5
+        assert r["net_pnl_quote"] == approx(0.15625)
 
 
 @MODELS
@@ -699,3 +741,26 @@ def test_last_level_filled_without_a_stop_loss_runs_on(impl, model):
     b = bars([100, 98, 97, 96, 95])
     r = run(impl, b, [99], [10], fill_model=model)
     assert outcome(r) == (1, 4, TL)
+
+
+# =============================================================================================
+# degenerate levels (found by this suite: the kernel used to raise ZeroDivisionError)
+
+
+@MODELS
+@pytest.mark.parametrize(
+    ("prices", "amounts"),
+    [([99.0], [0.0]), ([99.0, 97.0], [0.0, 10.0]), ([0.0], [10.0])],
+    ids=["zero-amount", "leading-zero-amount", "zero-price"],
+)
+def test_kernel_never_raises_on_a_zero_amount_or_a_zero_price(model, prices, amounts):
+    """Reachable from configs (dca_amounts '0,1'); kernels must never raise.
+
+    Row 1's close 98 crosses 99: a zero-size level "fills" but makes no position, so nothing can
+    exit it; a level priced 0 can never be placed. The executor ends by its window, flat.
+    """
+    b = bars([100, 98, 101])
+    p = params(take_profit=0.01, fill_model=model)
+    r = KernelDCA.simulate(b, 0, b.n, IF_UNFILLED, BUY, prices, amounts, p)
+    assert outcome(r) == (-1, 2, TL)  # in the second case the 10-quote level at 97 never fills
+    assert r["net_pnl_quote"] == 0.0 and r["filled_amount_quote"] == 0.0

@@ -1,9 +1,10 @@
 """Property test: ``simulate_dca_nb`` equals the pure-Python reference on random small inputs.
 
 Bars as in ``test_reference_parity.py`` (a coarse 0.5 price grid, a few binary-fraction-friendly
-prices, or arbitrary floats). Levels: 1 to 4, monotone away from the market (BUY falling, SELL
-rising, equal neighbours allowed), placed around the bars' price range, often on the same grid
-as the bars so that closes, lows and highs land exactly on them. Random amounts; take profit,
+prices, or arbitrary floats), or a DCA-shaped walk (against the position, then back). Levels: 1
+to 4, monotone away from the market (BUY falling, SELL rising, equal neighbours allowed), near
+the creation close, at prices the bars trade at, or anywhere in their range, so that closes,
+lows and highs often land exactly on them. Random amounts; take profit,
 stop loss, trailing stop and time limit each possibly unset; fee; both fill models; MAKER or
 TAKER; both sides; every stop mode with a stop row anywhere from the creation row to "never".
 """
@@ -37,19 +38,22 @@ def maybe(values: list[float]) -> st.SearchStrategy[float]:
 
 
 @st.composite
-def walk_bars(draw: st.DrawFn, max_n: int = 14) -> Bars:
-    """A random walk on the 0.5 grid from 96: trends through several levels and back, with wicks
-    and gapped opens (the fills, restarts and exits a DCA executor lives on). From 96, the
-    dyadic barriers land on the grid: 96 * (1 + 1/32) = 99, 96 * (1 - 1/64) = 94.5."""
-    n = draw(st.integers(2, max_n))
-    step = st.sampled_from([-2.0, -1.5, -1.0, -0.5, -0.5, 0.0, 0.5, 0.5, 1.0, 1.5, 2.0])
-    wick = st.sampled_from([0.0, 0.0, 0.5, 1.0, 2.0])
+def walk_bars(draw: st.DrawFn, side: float, max_n: int = 14) -> Bars:
+    """A DCA-shaped random walk on the 0.5 grid from 96: against the position (through the
+    levels) then back (to the exits), with noise, wicks and gapped opens. From 96 the dyadic
+    barriers land on the grid: 96 * (1 + 1/32) = 99, 96 * (1 - 1/64) = 94.5."""
+    n = draw(st.sampled_from([12, 9, max_n, 6, 2]))
+    # bars before the walk turns in the position's favour
+    turn = draw(st.sampled_from([n // 2, n // 3, 2 * n // 3, 0, n]))
+    against = -1.0 if side == BUY else 1.0
+    drift = st.sampled_from([1.0, 0.5, 1.5, 0.0, 2.0, -0.5, -1.0])
+    wick = st.sampled_from([0.0, 0.5, 1.0, 0.0, 2.0])
     closes, opens, highs, lows = [], [], [], []
     prev = 96.0
-    for _ in range(n):
+    for i in range(n):
         gap = draw(st.sampled_from([0.0, 0.0, 0.0, -1.0, -0.5, 0.5, 1.0]))
         o = prev + gap
-        c = o + draw(step)
+        c = o + (against if i < turn else -against) * draw(drift)
         opens.append(o)
         closes.append(c)
         highs.append(max(o, c) + draw(wick))
@@ -91,7 +95,7 @@ def dca_params(draw: st.DrawFn, ties: bool = False) -> np.ndarray:
 def dca_levels(draw: st.DrawFn, b: Bars, k: int, side: float) -> tuple[list[float], list[float]]:
     n_levels = draw(st.integers(1, 4))
     away = -1.0 if side == BUY else 1.0  # the direction away from the market
-    how = draw(st.sampled_from(["market", "market", "bars", "float"]))
+    how = draw(st.sampled_from(["market", "bars", "market", "float"]))
     if how == "bars":
         # prices the bars from k on actually trade at: exact touches and crosses
         seen = sorted({float(x) for a in b.ohlc() for x in a[k:]})
@@ -100,7 +104,7 @@ def dca_levels(draw: st.DrawFn, b: Bars, k: int, side: float) -> tuple[list[floa
     else:
         if how == "market":
             # a first level at or just beyond the creation close on the 0.5 grid, grid steps
-            jitter = st.sampled_from([-0.5, 0.0, 0.5, 0.5, 1.0, 1.5, 2.0])
+            jitter = st.sampled_from([1.0, 0.5, 1.5, 2.0, 3.0, 0.0, -0.5])
             first = round(b.c[k] * 2) / 2 + away * draw(jitter)
             steps = st.sampled_from([0.0, 0.5, 0.5, 1.0, 1.5, 3.0])
         else:
@@ -122,12 +126,15 @@ def dca_levels(draw: st.DrawFn, b: Bars, k: int, side: float) -> tuple[list[floa
 
 @st.composite
 def dca_cases(draw: st.DrawFn):
-    kind = draw(st.sampled_from(["walk", "walk", "ties", "ohlc"]))
-    b = draw(walk_bars() if kind == "walk" else ohlc_bars(mode="few" if kind == "ties" else None))
+    side = draw(st.sampled_from([BUY, SELL]))
+    kind = draw(st.sampled_from(["walk", "ties", "walk", "ohlc"]))
+    if kind == "walk":
+        b = draw(walk_bars(side))
+    else:
+        b = draw(ohlc_bars(mode="few" if kind == "ties" else None))
     p = draw(dca_params(ties=kind == "ties" or (kind == "walk" and draw(st.booleans()))))
     # mostly created early, so that there are bars to live on
     k = draw(st.integers(0, b.n - 1) if draw(st.booleans()) else st.integers(0, min(2, b.n - 1)))
-    side = draw(st.sampled_from([BUY, SELL]))
     prices, amounts = draw(dca_levels(b, k, side))
     stop_mode = draw(st.sampled_from([0, 1, 2]))
     stop_row = draw(st.one_of(st.integers(k, b.n), st.just(b.n)))  # b.n = never

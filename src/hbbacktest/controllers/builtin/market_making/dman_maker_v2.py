@@ -36,8 +36,11 @@ class DManMakerV2Config(MarketMakingControllerConfigBase):
     def _check_dca_spreads(cls, value: list[float]) -> list[float]:
         if not value:
             raise ValueError("needs at least one DCA level, e.g. '0.01,0.02,0.04,0.08'")
-        if any(spread < 0 for spread in value):
-            raise ValueError(f"DCA spreads must be >= 0 (fractions, 0.01 = 1 %), got {value}")
+        if any(spread < 0 or spread >= 1 for spread in value):
+            raise ValueError(
+                f"DCA spreads must be in [0, 1) (fractions, 0.01 = 1 %; 1 would price a buy "
+                f"level at 0), got {value}"
+            )
         return value
 
     @field_validator("dca_amounts", mode="before")
