@@ -157,10 +157,6 @@ class _Session:
         return float("nan") if column is None else float(column[self.row])
 
     @property
-    def feature_names(self) -> list[str]:
-        return list(self._features)
-
-    @property
     def held_base(self) -> float:
         return self._book.net_base
 
@@ -312,15 +308,13 @@ class StepLoop:
                 if live.position is not None:
                     # A position's mark is arithmetic: no record copy, no kernel call.
                     sign, fill_price, amount, fee, touch = live.position
-                    entry_quote = amount * fill_price
-                    fees = fee * amount * (fill_price + price) if touch else 2.0 * fee * entry_quote
-                    net = sign * (price - fill_price) * amount - fees
-                    state.net_pnl_quote = net
-                    state.net_pnl_pct = net / entry_quote
-                    state.cum_fees_quote = fees
-                    state.filled_amount_quote = (
-                        amount * (fill_price + price) if touch else entry_quote
+                    net, fees, volume = _position_close(
+                        sign, fill_price, amount, fee, touch, price, keep=False
                     )
+                    state.net_pnl_quote = net
+                    state.net_pnl_pct = net / (amount * fill_price)
+                    state.cum_fees_quote = fees
+                    state.filled_amount_quote = volume
                     state.custom_info["current_position_average_price"] = fill_price
                     continue
                 mark = self._simulate(live.spec, live.params, live.row, row, dca_nb.STOP_ALWAYS)
@@ -401,33 +395,51 @@ def _force_close_position(
         for index in (NET_PNL_PCT, NET_PNL_QUOTE, CUM_FEES_QUOTE, FILLED_AMOUNT_QUOTE):
             rec[index] = 0.0
         return
-    fee = params[P_FEE]
-    side = 1.0 if rec[SIDE] == float(TradeType.BUY) else -1.0
-    amount = rec[AMOUNT_BASE]
-    fill_price = rec[FILL_PRICE]
-    exit_price = close[row]
-    entry_quote = amount * fill_price
+    fill_price = float(rec[FILL_PRICE])
+    amount = float(rec[AMOUNT_BASE])
+    exit_price = float(close[row])
     touch = params[P_FILL_MODEL] != float(FillModel.HUMMINGBOT)
+    sign = 1.0 if rec[SIDE] == float(TradeType.BUY) else -1.0
+    net, fees, volume = _position_close(
+        sign, fill_price, amount, float(params[P_FEE]), touch, exit_price, keep=keep
+    )
     if keep:
-        fees = fee * entry_quote
-        volume = entry_quote
         rec[CLOSE_TYPE] = float(CloseType.POSITION_HOLD)
         rec[HOLD_BASE] = amount
         rec[HOLD_PRICE] = fill_price
-    elif touch:
-        fees = fee * amount * (fill_price + exit_price)
-        volume = amount * (fill_price + exit_price)
-        rec[CLOSE_TYPE] = float(CloseType.EARLY_STOP)
     else:
-        fees = 2.0 * fee * entry_quote
-        volume = entry_quote
         rec[CLOSE_TYPE] = float(CloseType.EARLY_STOP)
-    net = side * (exit_price - fill_price) * amount - fees
     rec[EXIT_PRICE] = exit_price
     rec[NET_PNL_QUOTE] = net
-    rec[NET_PNL_PCT] = net / entry_quote
+    rec[NET_PNL_PCT] = net / (amount * fill_price)
     rec[CUM_FEES_QUOTE] = fees
     rec[FILLED_AMOUNT_QUOTE] = volume
+
+
+def _position_close(
+    sign: float,
+    fill_price: float,
+    amount: float,
+    fee: float,
+    touch: bool,
+    price: float,
+    *,
+    keep: bool,
+) -> tuple[float, float, float]:
+    """Net PnL, fees and volume of a filled position closed (or kept) at ``price``.
+
+    ``hummingbot``: fees on twice the entry notional, volume the entry notional (an early stop
+    is not the simulation's closing row); ``touch``: fees and volume on entry plus exit notional.
+    Kept for a hold: only the entry is paid and counted.
+    """
+    entry_quote = amount * fill_price
+    if keep:
+        fees, volume = fee * entry_quote, entry_quote
+    elif touch:
+        fees, volume = fee * amount * (fill_price + price), amount * (fill_price + price)
+    else:
+        fees, volume = 2.0 * fee * entry_quote, entry_quote
+    return sign * (price - fill_price) * amount - fees, fees, volume
 
 
 def run_step_controller(
