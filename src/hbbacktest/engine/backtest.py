@@ -11,6 +11,7 @@ from hbbacktest.config.controller import (
     DirectionalTradingControllerConfigBase,
     MarketMakingControllerConfigBase,
 )
+from hbbacktest.controllers.actions import GridSpec
 from hbbacktest.controllers.base import (
     ControllerBase,
     DirectionalTradingControllerBase,
@@ -25,7 +26,7 @@ from hbbacktest.core.enums import FillModel, OrderType, TradeType
 from hbbacktest.core.errors import ControllerError, InternalError
 from hbbacktest.data.candles import Candles
 from hbbacktest.engine import grid_nb, nb
-from hbbacktest.engine.loop import run_step_controller
+from hbbacktest.engine.loop import run_step_controller, spec_params
 from hbbacktest.engine.records import (
     CREATED_ROW,
     KIND_DCA,
@@ -193,32 +194,26 @@ def run_controller(
         )
     if isinstance(controller, GridStrikeController):
         cfg = controller.config
-        grid_params = np.full(N_PARAMS, np.nan)
-        grid_params[P_FEE] = params.trade_cost
-        grid_params[P_FILL_MODEL] = float(params.fill_model)
         barrier = cfg.triple_barrier_config
-        if barrier.stop_loss is not None:
-            grid_params[P_STOP_LOSS] = barrier.stop_loss
-        if barrier.time_limit is not None:
-            grid_params[P_TIME_LIMIT_S] = barrier.time_limit
-        matrix = grid_nb.grid_strike_nb(
-            bars.ts,
-            bars.open,
-            bars.high,
-            bars.low,
-            bars.close,
-            start_row,
-            float(cfg.side),
-            cfg.start_price,
-            cfg.end_price,
-            np.nan if cfg.limit_price is None else cfg.limit_price,
-            cfg.total_amount_quote,
-            cfg.min_spread_between_orders or 0.0,
-            cfg.min_order_amount_quote or 5.0,
-            float(barrier.take_profit or 0.0),
-            cfg.keep_position,
-            grid_params,
+        grid = GridSpec(
+            side=cfg.side,
+            start_price=cfg.start_price,
+            end_price=cfg.end_price,
+            limit_price=np.nan if cfg.limit_price is None else cfg.limit_price,
+            total_amount_quote=cfg.total_amount_quote,
+            min_spread_between_orders=cfg.min_spread_between_orders or 0.0,
+            min_order_amount_quote=cfg.min_order_amount_quote or 5.0,
+            take_profit=float(barrier.take_profit or 0.0),
+            stop_loss=barrier.stop_loss,
+            time_limit=barrier.time_limit,
+            keep_position=cfg.keep_position,
         )
+        matrix = grid_nb.grid_strike_nb(
+            bars.ts, bars.open, bars.high, bars.low, bars.close, start_row, float(grid.side),
+            grid.start_price, grid.end_price, grid.limit_price, grid.total_amount_quote,
+            grid.min_spread_between_orders, grid.min_order_amount_quote, grid.take_profit,
+            grid.keep_position, spec_params(grid, params.fill_model, params.trade_cost),
+        )  # fmt: skip
         levels = [Level("grid", cfg.side, 0.0)]
         return RawRun(
             bars=bars, start_row=start_row, records=to_records(matrix), levels=levels,
