@@ -57,17 +57,11 @@ from hbbacktest.engine.records import (
     TIME_LIMIT,
     TRAILING_STOP,
 )
+from hbbacktest.engine.rows_nb import window_end_nb
 
 STOP_IF_UNFILLED = 0
 STOP_ALWAYS = 1
 STOP_KEEP_POSITION = 2
-
-
-@njit(cache=True)
-def _window_end_nb(ts: np.ndarray, k: int, seconds: float) -> int:
-    if np.isnan(seconds):
-        return ts.shape[0] - 1
-    return int(np.searchsorted(ts, ts[k] + seconds, side="right")) - 1
 
 
 @njit(cache=True)
@@ -325,7 +319,7 @@ def simulate_dca_nb(
     prices = prices[:n_levels]
     amounts_quote = amounts_quote[:n_levels]
     n = ts.shape[0]
-    w_end = _window_end_nb(ts, k, params[P_TIME_LIMIT_S])
+    w_end = window_end_nb(ts, k, params[P_TIME_LIMIT_S])
     stop = min(stop_row, n - 1) if stop_row < n else n
     fee = params[P_FEE]
     is_buy = side == BUY

@@ -52,15 +52,7 @@ from hbbacktest.engine.records import (
     TIME_LIMIT,
     TRAILING_STOP,
 )
-
-
-@njit(cache=True)
-def window_end_nb(ts: np.ndarray, k: int, seconds: float) -> int:
-    """Last row r >= k with ``ts[r] <= ts[k] + seconds`` (the last row when ``seconds`` is NaN)."""
-    n = ts.shape[0]
-    if np.isnan(seconds):
-        return n - 1
-    return int(np.searchsorted(ts, ts[k] + seconds, side="right")) - 1
+from hbbacktest.engine.rows_nb import window_end_nb
 
 
 @njit(cache=True)
