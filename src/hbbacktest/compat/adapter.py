@@ -25,7 +25,7 @@ from hbbacktest.controllers.base import (
     candles_feed,
 )
 from hbbacktest.core.enums import TradeType
-from hbbacktest.core.errors import ControllerError
+from hbbacktest.core.errors import ControllerError, call_controller
 
 # Values a controller keeps in ``processed_data`` that Hummingbot's backtest replaces per bar.
 _PER_BAR_DEFAULTS = ("reference_price", "spread_multiplier", "signal")
@@ -89,14 +89,7 @@ class HummingbotControllerAdapter(StepControllerBase[Any]):
         return self._hb
 
     def _guard(self, fn: Any, during: str) -> Any:
-        try:
-            return fn()
-        except ControllerError:
-            raise
-        except Exception as exc:
-            raise ControllerError.from_exception(
-                exc, controller_name=self.config.controller_name, during=during
-            ) from exc
+        return call_controller(fn, controller_name=self.config.controller_name, during=during)
 
     def candles_configs(self) -> list[CandlesConfig]:
         """``get_candles_config()`` plus the config's ``candles_config``, without duplicates."""

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import difflib
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
@@ -89,6 +92,21 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     if not close:
         return ""
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+def call_controller(fn: Callable[[], T], *, controller_name: str | None, during: str) -> T:
+    """Run controller code, turning what it raises into a :class:`ControllerError`.
+
+    The error names the file and line that raised; a ``ControllerError`` passes unchanged.
+    """
+    try:
+        return fn()
+    except ControllerError:
+        raise
+    except Exception as exc:
+        raise ControllerError.from_exception(
+            exc, controller_name=controller_name, during=during
+        ) from exc
 
 
 def where(exc: BaseException) -> tuple[str | None, int | None]:

@@ -23,7 +23,7 @@ from hbbacktest.controllers.base import (
 )
 from hbbacktest.controllers.builtin.generic.grid_strike import GridStrikeController
 from hbbacktest.core.enums import FillModel, OrderType, TradeType
-from hbbacktest.core.errors import ControllerError, InternalError
+from hbbacktest.core.errors import ControllerError, InternalError, call_controller
 from hbbacktest.data.candles import Candles
 from hbbacktest.engine import grid_nb, nb
 from hbbacktest.engine.loop import run_step_controller, spec_params
@@ -162,14 +162,11 @@ def _ones_or(features: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
 
 
 def _features(controller: ControllerBase[Any], market: MarketData) -> FeatureTable:
-    try:
-        return controller.compute_features(market)
-    except Exception as exc:
-        raise ControllerError(
-            f"controller {controller.config.controller_name!r} failed while computing features: "
-            f"{type(exc).__name__}: {exc}",
-            controller_name=controller.config.controller_name,
-        ) from exc
+    return call_controller(
+        lambda: controller.compute_features(market),
+        controller_name=controller.config.controller_name,
+        during="compute_features",
+    )
 
 
 def run_controller(

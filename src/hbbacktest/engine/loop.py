@@ -28,7 +28,7 @@ from hbbacktest.controllers.actions import (
 )
 from hbbacktest.controllers.base import Level, StepControllerBase
 from hbbacktest.core.enums import CloseType, FillModel, OrderType, TradeType
-from hbbacktest.core.errors import ControllerError
+from hbbacktest.core.errors import ControllerError, call_controller
 from hbbacktest.data.candles import Candles
 from hbbacktest.engine import dca_nb, grid_nb, nb, order_nb
 from hbbacktest.engine.positions import PositionBook
@@ -366,14 +366,9 @@ class StepLoop:
         return matrix, levels
 
     def _call(self, fn: Any, what: str) -> Any:
-        try:
-            return fn()
-        except ControllerError:
-            raise
-        except Exception as exc:
-            raise ControllerError.from_exception(
-                exc, controller_name=self.controller.config.controller_name, during=what
-            ) from exc
+        return call_controller(
+            fn, controller_name=self.controller.config.controller_name, during=what
+        )
 
 
 def _finite(value: float, default: float) -> float:

@@ -168,3 +168,26 @@ def test_an_exception_in_controller_logic_names_file_and_line(tmp_path: Path) ->
 def test_missing_controllers_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ControllerError, match="does not exist"):
         build_registry(Settings(data_dir=tmp_path, controllers_dirs=(tmp_path / "nope",)))
+
+
+def test_an_exception_in_native_compute_features_names_file_and_line(tmp_path: Path) -> None:
+    """Native plug-ins go through the same wrapper as Hummingbot files."""
+    directory = tmp_path / "controllers" / "market_making"
+    directory.mkdir(parents=True)
+    (directory / "bad_features.py").write_text(
+        "from hbbacktest.config.controller import MarketMakingControllerConfigBase\n"
+        "from hbbacktest.controllers.base import MarketMakingControllerBase\n"
+        "\n"
+        "class BadConfig(MarketMakingControllerConfigBase):\n"
+        "    controller_name: str = 'bad_features'\n"
+        "\n"
+        "class Bad(MarketMakingControllerBase[BadConfig]):\n"
+        "    def compute_features(self, data):\n"
+        "        raise ValueError('no features today')\n"
+    )
+    settings = Settings(data_dir=tmp_path, controllers_dirs=(tmp_path / "controllers",))
+    with pytest.raises(ControllerError) as info:
+        _run(settings, {**BASE, **MM, "controller_name": "bad_features"})
+    message = str(info.value)
+    assert "failed in compute_features" in message
+    assert "bad_features.py:9: ValueError: no features today" in message
