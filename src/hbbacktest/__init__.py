@@ -13,8 +13,16 @@ The public API is small::
 ``results``) plus ``pnl_timeseries`` and ``warnings``; it is always strict JSON.
 """
 
-from hbbacktest.config.request import BacktestRequest
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from hbbacktest.core.errors import HbBacktestError
+
+if TYPE_CHECKING:
+    from hbbacktest.config.request import BacktestRequest
+    from hbbacktest.metrics.result import BacktestResult
+    from hbbacktest.service import load_controller_config, request_from_dict, run_backtest
 
 __version__ = "0.1.0"
 
@@ -30,7 +38,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The service layer pulls in numba and TA-Lib; import it only when asked for.
+    # pydantic, NumPy, numba and TA-Lib cost a second to import: load them only when asked
+    # for, so `hbbacktest --help` and `import hbbacktest` stay fast.
+    if name == "BacktestRequest":
+        from hbbacktest.config.request import BacktestRequest
+
+        return BacktestRequest
     if name in ("run_backtest", "load_controller_config", "request_from_dict"):
         from hbbacktest import service
 

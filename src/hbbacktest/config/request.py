@@ -21,6 +21,7 @@ from hbbacktest.config.controller import ControllerConfigBase
 from hbbacktest.core.time import format_time, interval_to_seconds, parse_time
 
 FillModelName = Literal["hummingbot", "touch"]
+MAX_BARS = 10_000_000  # 19 years of 1m bars; bounds a run's memory
 
 
 def canonical_json(data: Any) -> str:
@@ -42,7 +43,7 @@ class BacktestRequest(BaseModel):
         fill_model: ``"hummingbot"`` (Hummingbot-compatible, default) or ``"touch"``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     config: SerializeAsAny[ControllerConfigBase]
     start: int
@@ -71,8 +72,8 @@ class BacktestRequest(BaseModel):
 
     @field_validator("start", "end", mode="before")
     @classmethod
-    def _parse_times(cls, value: Any) -> int:
-        return parse_time(value)
+    def _parse_times(cls, value: Any, info: ValidationInfo) -> int:
+        return parse_time(value, field=str(info.field_name))
 
     @field_validator("backtesting_resolution")
     @classmethod
@@ -85,6 +86,13 @@ class BacktestRequest(BaseModel):
         if self.start >= self.end:
             raise ValueError(
                 f"start ({format_time(self.start)}) must be before end ({format_time(self.end)})"
+            )
+        bars = (self.end - self.start) // self.resolution_s + 1
+        if bars > MAX_BARS:
+            raise ValueError(
+                f"the window {format_time(self.start)} – {format_time(self.end)} holds {bars:,} "
+                f"{self.backtesting_resolution} bars; at most {MAX_BARS:,} run at once — use a "
+                "coarser backtesting_resolution or split the window"
             )
         return self
 

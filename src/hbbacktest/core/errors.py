@@ -80,10 +80,19 @@ class ControllerError(HbBacktestError):
         )
 
 
+class OutputError(HbBacktestError):
+    """A result or file could not be written; the target is left as it was."""
+
+    exit_code = 5
+
+
 class InternalError(HbBacktestError):
     """A broken invariant inside hbbacktest itself (a bug)."""
 
-    exit_code = 70
+    exit_code = 1
+
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

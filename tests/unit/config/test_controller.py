@@ -260,7 +260,12 @@ def test_controller_type_mismatch_is_a_warning() -> None:
         ({"take_profit_order_type": "FOO"}, "take_profit_order_type", "'FOO'", "MARKET, LIMIT"),
         ({"take_profit_order_type": 9}, "take_profit_order_type", "9", "MARKET, LIMIT"),
         ({"total_amount_quote": 0}, "total_amount_quote", "0", "greater than 0"),
-        ({"connector_name": "  "}, "connector_name", "'  '", "must not be empty"),
+        (
+            {"connector_name": "  "},
+            "connector_name",
+            "'  '",
+            "expected a Hummingbot connector name",
+        ),
         (
             {"candles_config": [{"connector": "x", "trading_pair": "A-B", "interval": "7x"}]},
             "candles_config.0.interval",

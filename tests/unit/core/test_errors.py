@@ -23,7 +23,7 @@ from hbbacktest.core.errors import (
         (DataError, 3),
         (DataMissingError, 3),
         (ControllerError, 4),
-        (InternalError, 70),
+        (InternalError, 1),
     ],
 )
 def test_exit_codes(error: type[HbBacktestError], code: int) -> None:

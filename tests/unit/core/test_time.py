@@ -58,8 +58,10 @@ def test_invalid_interval(interval: str) -> None:
         (str(AUG_1 * 1000), AUG_1),
         (f"{AUG_1}.5", AUG_1),
         (0, 0),
-        (9_999_999_999, 9_999_999_999),
-        (10_000_000_000, 10_000_000),
+        (AUG_1 * 1_000_000 + 5, AUG_1),
+        (AUG_1 * 1_000_000_000, AUG_1),
+        (str(AUG_1 * 1_000_000_000), AUG_1),
+        (4_102_444_799, 4_102_444_799),
     ],
 )
 def test_parse_time(value: Any, expected: int) -> None:
@@ -73,6 +75,31 @@ def test_parse_time_error_names_the_field(value: str) -> None:
     message = str(info.value)
     assert message.startswith(f"start: cannot read {value!r}")
     assert "2024-08-01" in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [9_999_999_999, 99_999_999_999_999_999, "99999999999999999", -1, 10**40, float("inf")],
+)
+def test_parse_time_rejects_numbers_in_no_unit(value: Any) -> None:
+    # Between the ranges of s, ms, µs and ns (or past 2100 in each) nothing is a safe guess.
+    with pytest.raises(ConfigError, match=r"^end: .*(between 1970 and 2100|epoch timestamp)"):
+        parse_time(value, field="end")
+
+
+@pytest.mark.parametrize("value", ["2255-01-01", "1969-12-31"])
+def test_parse_time_rejects_dates_outside_1970_2100(value: str) -> None:
+    with pytest.raises(ConfigError, match="outside 1970-01-01"):
+        parse_time(value, field="start")
+
+
+def test_interval_longer_than_a_year_is_refused() -> None:
+    with pytest.raises(ConfigError, match="at most one year"):
+        interval_to_seconds("999999999m")
+
+
+def test_format_time_never_raises() -> None:
+    assert format_time(10**20) == "epoch 100000000000000000000"
 
 
 @pytest.mark.parametrize("value", [True, False])

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from hbbacktest.config.controller import CandlesConfig
+from hbbacktest.config.controller import CandlesConfig, check_connector, check_pair
 
 
 class CandlesSourceMixin(BaseModel):
     """Fills ``candles_connector``/``candles_trading_pair`` from the trading market when absent."""
 
-    model_config = ConfigDict(frozen=True, extra="allow", validate_default=True)
+    model_config = ConfigDict(
+        frozen=True, extra="allow", validate_default=True, allow_inf_nan=False
+    )
 
     candles_connector: str | None = None
     candles_trading_pair: str | None = None
+
+    @field_validator("candles_connector", mode="before")
+    @classmethod
+    def _check_candles_connector(cls, value: Any) -> Any:
+        return None if value is None else check_connector(value)
+
+    @field_validator("candles_trading_pair", mode="before")
+    @classmethod
+    def _check_candles_pair(cls, value: Any) -> Any:
+        return None if value is None else check_pair(value)
 
     @model_validator(mode="before")
     @classmethod

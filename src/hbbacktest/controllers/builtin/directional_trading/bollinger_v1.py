@@ -6,6 +6,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
+from hbbacktest.config.limits import MAX_LOOKBACK
 from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
@@ -15,10 +16,12 @@ from hbbacktest.indicators import bbands_percent
 class BollingerFields(BaseModel):
     """Bollinger %B fields shared by bollinger_v1 and macd_bb_v1 (upstream names and defaults)."""
 
-    model_config = ConfigDict(frozen=True, extra="allow", validate_default=True)
+    model_config = ConfigDict(
+        frozen=True, extra="allow", validate_default=True, allow_inf_nan=False
+    )
 
     interval: str = "3m"
-    bb_length: int = Field(default=100, gt=1)
+    bb_length: int = Field(default=100, gt=1, le=MAX_LOOKBACK)
     bb_std: float = Field(default=2.0, gt=0)
     bb_long_threshold: float = 0.0
     bb_short_threshold: float = 1.0

@@ -22,6 +22,7 @@ from hbbacktest.config.controller import (
     TrailingStop,
     TripleBarrierConfig,
 )
+from hbbacktest.config.limits import MAX_LEVELS_PER_SIDE
 from hbbacktest.config.parsing import blank_to_none, comma_list
 from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
@@ -38,8 +39,13 @@ class DManV3ControllerConfig(
 
     controller_name: str = "dman_v3"
     trailing_stop: TrailingStop | None = TrailingStop(activation_price=0.015, trailing_delta=0.005)
-    dca_spreads: list[float] = Field(default=[0.001, 0.018, 0.15, 0.25])
-    dca_amounts_pct: list[float] | None = None
+    dca_spreads: list[float] = Field(
+        default=[0.001, 0.018, 0.15, 0.25],
+        max_length=MAX_LEVELS_PER_SIDE,
+        description="Each DCA entry's distance from the signal close (fractions; times the "
+        "half band width with dynamic_order_spread).",
+    )
+    dca_amounts_pct: list[float] | None = Field(default=None, max_length=MAX_LEVELS_PER_SIDE)
     dynamic_order_spread: bool | None = None
     dynamic_target: bool | None = None
     activation_bounds: list[float] | None = None
@@ -77,6 +83,17 @@ class DManV3ControllerConfig(
         if any(amount < 0 for amount in value) or sum(value) <= 0:
             raise ValueError(f"DCA amounts must be >= 0 with a positive sum, got {value}")
         return value
+
+    def degenerate_warnings(self) -> list[str]:
+        """A static DCA spread of 1 or more prices that long entry at or below zero."""
+        notes = super().degenerate_warnings()
+        never = [s for s in self.dca_spreads if s >= 1]
+        if never and not self.dynamic_order_spread:
+            notes.append(
+                f"dca_spreads {never} are 100 % or more below the close: those long DCA entries "
+                "would be priced at or below 0 and never fill (spreads are fractions, 0.01 = 1 %)"
+            )
+        return notes
 
     @property
     def max_records(self) -> int:

@@ -6,6 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
+from hbbacktest.config.limits import MAX_LOOKBACK
 from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
@@ -19,9 +20,9 @@ class MACDBBV1ControllerConfig(
     """Config of :class:`MACDBBV1Controller` (upstream names and defaults)."""
 
     controller_name: str = "macd_bb_v1"
-    macd_fast: int = Field(default=21, gt=0)
-    macd_slow: int = Field(default=42, gt=0)
-    macd_signal: int = Field(default=9, gt=0)
+    macd_fast: int = Field(default=21, gt=0, le=MAX_LOOKBACK)
+    macd_slow: int = Field(default=42, gt=0, le=MAX_LOOKBACK)
+    macd_signal: int = Field(default=9, gt=0, le=MAX_LOOKBACK)
 
     @property
     def max_records(self) -> int:

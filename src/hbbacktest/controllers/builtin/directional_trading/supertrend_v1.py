@@ -6,6 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
+from hbbacktest.config.limits import MAX_LOOKBACK
 from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
@@ -17,7 +18,7 @@ class SuperTrendConfig(CandlesSourceMixin, DirectionalTradingControllerConfigBas
 
     controller_name: str = "supertrend_v1"
     interval: str = "3m"
-    length: int = Field(default=20, gt=0)
+    length: int = Field(default=20, gt=0, le=MAX_LOOKBACK)
     multiplier: float = Field(default=4.0, gt=0)
     percentage_threshold: float = Field(default=0.01, gt=0)
 

@@ -13,17 +13,28 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator
 
 from hbbacktest.config.controller import MarketMakingControllerConfigBase
+from hbbacktest.config.limits import MAX_DURATION_S, MAX_LEVELS_PER_SIDE
 from hbbacktest.config.parsing import blank_to_none, comma_list
 from hbbacktest.controllers.base import Level, MarketMakingControllerBase
+
+_DEFAULT_DCA_AMOUNTS = [0.1, 0.2, 0.4, 0.8]
 
 
 class DManMakerV2Config(MarketMakingControllerConfigBase):
     """Config of :class:`DManMakerV2Controller` (upstream names and defaults)."""
 
     controller_name: str = "dman_maker_v2"
-    dca_spreads: list[float] = Field(default=[0.01, 0.02, 0.04, 0.08])
-    dca_amounts: list[float] | None = Field(default=[0.1, 0.2, 0.4, 0.8])
-    top_executor_refresh_time: float | None = Field(default=None, ge=0)
+    dca_spreads: list[float] = Field(
+        default=[0.01, 0.02, 0.04, 0.08],
+        max_length=MAX_LEVELS_PER_SIDE,
+        description="Each DCA entry's distance from the level price (fractions).",
+    )
+    dca_amounts: list[float] | None = Field(
+        default=_DEFAULT_DCA_AMOUNTS,
+        max_length=MAX_LEVELS_PER_SIDE,
+        description="Relative weight of each DCA entry; empty splits equally.",
+    )
+    top_executor_refresh_time: float | None = Field(default=None, ge=0, le=MAX_DURATION_S)
     executor_activation_bounds: list[float] | None = None
 
     @field_validator("dca_spreads", mode="before")
@@ -54,6 +65,12 @@ class DManMakerV2Config(MarketMakingControllerConfigBase):
         spreads = info.data.get("dca_spreads") or []
         if value is None:
             return [1.0] * len(spreads)
+        if len(value) != len(spreads) and value == _DEFAULT_DCA_AMOUNTS:
+            raise ValueError(
+                f"was not given, so Hummingbot's default {_DEFAULT_DCA_AMOUNTS} (4 weights) "
+                f"applies, but dca_spreads has {len(spreads)} levels; give dca_amounts with "
+                f"{len(spreads)} weights, or set dca_amounts: '' to split equally"
+            )
         if len(value) != len(spreads):
             raise ValueError(
                 f"has {len(value)} values but dca_spreads has {len(spreads)}; give one amount per "

@@ -14,10 +14,13 @@ Spreads are therefore in units of volatility (``buy_spreads: 1,2,4`` = 1, 2, 4 N
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from pydantic import Field
 
 from hbbacktest.config.controller import MarketMakingControllerConfigBase
+from hbbacktest.config.limits import MAX_LEVELS_PER_SIDE, MAX_LOOKBACK
 from hbbacktest.controllers.base import FeatureTable, MarketData, MarketMakingControllerBase
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.indicators import macd, natr, rolling_zscore
@@ -27,13 +30,14 @@ class PMMDynamicControllerConfig(CandlesSourceMixin, MarketMakingControllerConfi
     """Config of :class:`PMMDynamicController` (upstream field names and defaults)."""
 
     controller_name: str = "pmm_dynamic"
-    buy_spreads: list[float] = Field(default=[1.0, 2.0, 4.0])
-    sell_spreads: list[float] = Field(default=[1.0, 2.0, 4.0])
+    spreads_are_fractions: ClassVar[bool] = False  # NATR multiples
+    buy_spreads: list[float] = Field(default=[1.0, 2.0, 4.0], max_length=MAX_LEVELS_PER_SIDE)
+    sell_spreads: list[float] = Field(default=[1.0, 2.0, 4.0], max_length=MAX_LEVELS_PER_SIDE)
     interval: str = "3m"
-    macd_fast: int = Field(default=21, gt=0)
-    macd_slow: int = Field(default=42, gt=0)
-    macd_signal: int = Field(default=9, gt=0)
-    natr_length: int = Field(default=14, gt=0)
+    macd_fast: int = Field(default=21, gt=0, le=MAX_LOOKBACK)
+    macd_slow: int = Field(default=42, gt=0, le=MAX_LOOKBACK)
+    macd_signal: int = Field(default=9, gt=0, le=MAX_LOOKBACK)
+    natr_length: int = Field(default=14, gt=0, le=MAX_LOOKBACK)
 
     @property
     def max_records(self) -> int:

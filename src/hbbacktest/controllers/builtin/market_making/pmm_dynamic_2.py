@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from hbbacktest.config.controller import MarketMakingControllerConfigBase
+from hbbacktest.config.limits import MAX_LOOKBACK
 from hbbacktest.controllers.base import FeatureTable, Level, MarketData, MarketMakingControllerBase
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.indicators import macd
@@ -26,9 +27,9 @@ class PMMDynamic2ControllerConfig(CandlesSourceMixin, MarketMakingControllerConf
     controller_name: str = "pmm_dynamic_2"
     interval: str = "1m"
     order_amount: float = Field(default=10.0, gt=0)
-    macd_fast: int = Field(default=12, gt=0)
-    macd_slow: int = Field(default=26, gt=0)
-    macd_signal: int = Field(default=9, gt=0)
+    macd_fast: int = Field(default=12, gt=0, le=MAX_LOOKBACK)
+    macd_slow: int = Field(default=26, gt=0, le=MAX_LOOKBACK)
+    macd_signal: int = Field(default=9, gt=0, le=MAX_LOOKBACK)
     price_adjustment_factor: float = 0.0001
     spread_multiplier_factor: float = Field(default=0.1, ge=0)
     max_spread_multiplier: float = Field(default=2.0, gt=0)

@@ -1,0 +1,160 @@
+"""``hbbacktest run``: one backtest, a summary on the terminal, the result on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from hbbacktest.cli._common import ControllersDir, DataDir, handle_errors, settings
+
+if TYPE_CHECKING:
+    from hbbacktest.metrics.result import BacktestResult
+
+# Result keys that are fractions, shown as percentages (Hummingbot stores 0.012 for 1.2 %).
+_PERCENT_KEYS = ("net_pnl", "accuracy", "accuracy_long", "accuracy_short", "max_drawdown_pct")
+_SUMMARY_KEYS = (
+    "net_pnl_quote",
+    "net_pnl",
+    "total_executors",
+    "total_positions",
+    "total_volume",
+    "total_fees_quote",
+    "accuracy",
+    "accuracy_long",
+    "accuracy_short",
+    "profit_factor",
+    "max_drawdown_usd",
+    "max_drawdown_pct",
+    "sharpe_ratio",
+    "close_types",
+)
+_HOLD_KEYS = ("position_realized_pnl_quote", "unrealized_pnl_quote")
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key in _PERCENT_KEYS and isinstance(value, int | float):
+        return f"{value * 100:,.2f} %"
+    if isinstance(value, float):
+        return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.2f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def render_summary(result: BacktestResult) -> str:
+    """The readable table ``run`` prints: percentages as percent, hold PnL when a hold exists."""
+    from hbbacktest.core.time import format_time
+
+    req = result.request
+    cfg = req.config
+    lines = [
+        f"{cfg.controller_name} on {cfg.connector_name} {cfg.trading_pair}  "
+        f"{format_time(req.start)} → {format_time(req.end)} UTC  "
+        f"[{req.backtesting_resolution}, fill model {req.fill_model}, trade cost {req.trade_cost}]",
+        f"data: {result.data_source}",
+        "",
+    ]
+    keys = list(_SUMMARY_KEYS)
+    if result.position_holds():
+        keys[1:1] = _HOLD_KEYS
+    width = max(len(k) for k in keys)
+    lines += [f"  {k.ljust(width)}  {_fmt(k, result.results.get(k))}" for k in keys]
+    lines += [f"warning: {note}" for note in result.warnings]
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``run`` command to ``app``."""
+    app.command()(run)
+
+
+@handle_errors
+def run(
+    config: Annotated[
+        Path | None,
+        typer.Argument(help="Controller config (YAML/JSON). Omit to run the embedded demo job."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="UTC date/datetime or epoch seconds (ms/µs/ns detected); default: the first "
+            "stored candle (the demo connector: the demo week)."
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="UTC date/datetime or epoch seconds; default: the last stored candle."),
+    ] = None,
+    resolution: Annotated[str, typer.Option(help="Bar interval the engine steps through.")] = "1m",
+    trade_cost: Annotated[float, typer.Option(help="Fee per side, fraction of notional.")] = 0.0006,
+    fill_model: Annotated[
+        str, typer.Option(help="hummingbot (compatible) or touch (realistic).")
+    ] = "hummingbot",
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the result here; '-' for stdout (JSON only). "
+            "Default: out/<id>_<run id>.json.",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="json (one file, Hummingbot's shape) or parquet (a small JSON summary plus "
+            "executors, pnl_timeseries and processed_data as Parquet files beside it).",
+        ),
+    ] = "json",
+    summary_only: Annotated[
+        bool,
+        typer.Option(
+            "--summary-only", help="Leave out executors, processed_data and pnl_timeseries."
+        ),
+    ] = False,
+    data_dir: DataDir = None,
+    controllers_dir: ControllersDir = None,
+) -> None:
+    """Run a backtest, print a summary and write the result."""
+    from hbbacktest.service import plan_run, run_backtest
+    from hbbacktest.service.output import check_output_target, write_result
+
+    current = settings(data_dir, controllers_dir)
+    plan = plan_run(
+        config,
+        start=start,
+        end=end,
+        resolution=resolution,
+        trade_cost=trade_cost,
+        fill_model=fill_model,
+        output_format=output_format,
+        settings=current,
+    )
+    request = plan.request
+    to_stdout = output == "-"
+    if to_stdout and output_format != "json":
+        from hbbacktest.core.errors import ConfigError
+
+        raise ConfigError(
+            "--output - (stdout) writes JSON only; give a file name for --format parquet"
+        )
+    target = None
+    if not to_stdout:
+        name = f"{request.config.id or request.config.controller_name}_{request.config_id[:12]}"
+        target = Path(output) if output else Path("out") / f"{name}.json"
+        check_output_target(target, output_format)
+    result = run_backtest(request, settings=current, registry=plan.registry)
+    if target is None:
+        write_result(result, "-", fmt="json", summary_only=summary_only)
+        typer.echo(render_summary(result), err=True)
+        return
+    written = write_result(result, target, fmt=output_format, summary_only=summary_only)
+    typer.echo(render_summary(result))
+    typer.echo("")
+    for path in written:
+        typer.echo(f"result written to {path}")
