@@ -1,21 +1,31 @@
-"""Benchmarks: ``python -m benchmarks [--repeat N] [--only NAME]``.
+"""Benchmarks: ``python -m benchmarks [--quick] [--repeat N] [--only NAME ...]``.
 
-Prints median / min / max wall time and bars per second for each case, with the command used.
-Real-candle cases need ../shared/data/candles (skipped with a note when absent).
+Each figure prints a table line and, right after it, one JSON object on its own line:
+``{"name", "median", "min", "max", "unit", "n", "command", ...}`` (filter lines starting with
+``{`` to collect them). Real-candle cases need ../shared/data/candles (skipped with a note when
+absent). ``--quick`` runs the cases marked quick, in under a minute after the first compile.
 
-Cases:
-  pmm_dynamic_30d   pmm_dynamic, 3 buy + 3 sell levels, 30 days of binance BTC-USDT 1m (target ≤ 0.5 s)
-  pmm_simple_30d    the upstream parity config (upstream: 33 s with skip_rebalance)
-  pmm_dynamic_365d  one year of synthetic 1m candles: time and peak memory (target ≤ 300 MB)
-  builtins_30d      every built-in controller (tests/integration/builtin_configs.py), both fill
-                    models, 30 days of binance BTC-USDT 1m, in-process (target ≤ 1 s each)
-  hummingbot_30d    Hummingbot controller files run unchanged through the compatibility layer
-                    (tests/fixtures/hummingbot_controllers), same window (target ≤ 5 s)
+Cases (target in brackets):
+  cli_help          whole process: ``hbbacktest --help`` [≤ 0.3 s]                          quick
+  cli_version       whole process: ``hbbacktest --version``                                 quick
+  cli_lists         whole process: ``controllers list`` and ``data list``                    quick
+  cli_run_30d       whole process: ``hbbacktest run`` of pmm_dynamic (3+3 levels) over 30 days
+                    of binance BTC-USDT 1m, writing the full JSON [≤ 1.2 s after compiling]  quick
+  encode_30d        encoding the ~27k executors of that run to JSON [≤ 0.1 s]              quick
+  pmm_dynamic_30d   the engine run in-process, and run + JSON [≤ 0.5 s]                     quick
+  pmm_simple_30d    the upstream parity config (upstream: 33 s with skip_rebalance)         quick
+  builtins_30d      every built-in controller, both fill models, 30 days [≤ 1 s each]
+  hummingbot_30d    Hummingbot controller files through the compatibility layer [≤ 5 s]
+  pmm_dynamic_365d  engine only, a synthetic year of 1m: time and peak memory
+  output_year       pmm_simple 20+20 levels over a synthetic year (~2.8 M executors), the whole
+                    ``hbbacktest run`` process writing JSON, Parquet and --summary-only: time,
+                    peak RSS [≤ 2 GB], file sizes
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -81,11 +91,37 @@ def _time(fn: Callable[[], Any], repeat: int) -> list[float]:
     return times
 
 
-def _report(name: str, times: list[float], bars: int, extra: str = "") -> None:
-    med = statistics.median(times)
+def emit(name: str, samples: list[float], unit: str, command: str, **extra: Any) -> None:
+    """Print one figure: a readable line, then the same as a JSON object on its own line."""
+    med = statistics.median(samples)
+    notes = "  ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in extra.items())
     print(
-        f"{name:<18} median {med:7.3f} s  min {min(times):7.3f} s  max {max(times):7.3f} s  "
-        f"{bars / med:12,.0f} bars/s  ({bars} bars, {len(times)} runs){extra}"
+        f"{name:<24} median {med:9.3f} {unit:<2} min {min(samples):9.3f}  max {max(samples):9.3f}"
+        f"  n {len(samples)}  {notes}"
+    )
+    record = {
+        "name": name,
+        "median": round(med, 6),
+        "min": round(min(samples), 6),
+        "max": round(max(samples), 6),
+        "unit": unit,
+        "n": len(samples),
+        "command": command,
+        **extra,
+    }
+    print(json.dumps(record))
+
+
+def _report(name: str, times: list[float], bars: int, **extra: Any) -> None:
+    med = statistics.median(times)
+    emit(
+        name,
+        times,
+        "s",
+        f"python -m benchmarks --only {name.split(' ')[0].split('/')[0]}",
+        bars=bars,
+        bars_per_s=int(bars / med),
+        **extra,
     )
 
 
@@ -102,14 +138,75 @@ def bench_real(store: CandleStore, name: str, config: dict[str, Any], repeat: in
     request = BacktestRequest(config=load_controller_config(config), start=WINDOW[0], end=WINDOW[1])
     result = run_backtest(request, store=store)
     bars = len(result.bar_ts)
+    executors = int(result.results["total_executors"])
     _report(
         f"{name} (run)",
         _time(lambda: run_backtest(request, store=store), repeat),
         bars,
-        f"  executors {result.results['total_executors']}",
+        executors=executors,
     )
     _report(
-        f"{name} (+json)", _time(lambda: run_backtest(request, store=store).to_json(), repeat), bars
+        f"{name} (+json)",
+        _time(lambda: run_backtest(request, store=store).to_json(), repeat),
+        bars,
+        executors=executors,
+    )
+
+
+def bench_encode(store: CandleStore, repeat: int) -> None:
+    """Encoding a finished 30-day pmm_dynamic result (~27k executors) to JSON."""
+    request = BacktestRequest(
+        config=load_controller_config(PMM_DYNAMIC), start=WINDOW[0], end=WINDOW[1]
+    )
+    result = run_backtest(request, store=store)
+    samples = _time(result.to_json, repeat)
+    emit(
+        "encode_30d (to_json)",
+        samples,
+        "s",
+        "python -m benchmarks --only encode_30d",
+        executors=int(result.results["total_executors"]),
+        json_mb=round(len(result.to_json()) / 1e6, 1),
+    )
+
+
+def _cli(*args: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "hbbacktest", *args], check=True, capture_output=True, text=True
+    )
+    return time.perf_counter() - t0
+
+
+def _cli_samples(args: list[str], repeat: int) -> list[float]:
+    _cli(*args)  # warm-up: the OS page cache, numba's cache files
+    return [_cli(*args) for _ in range(repeat)]
+
+
+def bench_cli_startup(cases: list[tuple[str, list[str]]], repeat: int) -> None:
+    """Whole-process wall time of commands that must feel instant."""
+    for name, args in cases:
+        shown = ["DIR" if "/" in a else a for a in args]
+        emit(name, _cli_samples(args, max(repeat, 5)), "s", "hbbacktest " + " ".join(shown))
+
+
+def bench_cli_run(store: CandleStore, repeat: int) -> None:
+    """Whole `hbbacktest run` process, 30 days of pmm_dynamic, full JSON written."""
+    work = Path(tempfile.mkdtemp(prefix="hbbacktest-bench-run-"))
+    config = work / "pmm_dynamic.json"
+    config.write_text(json.dumps(PMM_DYNAMIC))
+    out = work / "result.json"
+    args = [
+        "run", str(config), "--start", str(WINDOW[0]), "--end", str(WINDOW[1]),
+        "--data-dir", str(store.data_dir), "--output", str(out),
+    ]  # fmt: skip
+    samples = _cli_samples(args, repeat)
+    emit(
+        "cli_run_30d",
+        samples,
+        "s",
+        "hbbacktest run pmm_dynamic.json --start 1722003300 --end 1724595780 --output result.json",
+        json_mb=round(out.stat().st_size / 1e6, 1),
     )
 
 
@@ -152,11 +249,14 @@ def bench_year(repeat: int) -> None:
         before.append(int(out[1]) / 1024)
         after.append(int(out[2]) / 1024)
     added = max(a - b for a, b in zip(after, before, strict=True))
-    extra = (
-        f"  peak RSS {max(after):.0f} MB whole process: the run adds {added:.0f} MB to the "
-        f"{max(before):.0f} MB of interpreter, libraries and candles"
+    _report(
+        "pmm_dynamic_365d",
+        times,
+        365 * 1440,
+        peak_rss_mb=round(max(after)),
+        run_adds_mb=round(added),
+        before_run_mb=round(max(before)),
     )
-    _report("pmm_dynamic_365d", times, 365 * 1440, extra)
 
 
 def run_year_once(bars: Candles) -> None:
@@ -184,10 +284,10 @@ def bench_builtins(store: CandleStore, repeat: int) -> None:
             )
             result = run_backtest(request, store=store)
             _report(
-                f"{name}/{fill_model}",
+                f"builtins_30d/{name}/{fill_model}",
                 _time(lambda request=request: run_backtest(request, store=store), repeat),
                 len(result.bar_ts),
-                f"  executors {result.results['total_executors']}",
+                executors=int(result.results["total_executors"]),
             )
 
 
@@ -222,40 +322,125 @@ def bench_hummingbot_files(store: CandleStore, repeat: int) -> None:
         )
         result = run_backtest(request, store=store, registry=registry)
         _report(
-            name,
+            f"hummingbot_30d/{name}",
             _time(
                 lambda request=request: run_backtest(request, store=store, registry=registry),
                 repeat,
             ),
             len(result.bar_ts),
-            f"  executors {result.results['total_executors']}",
+            executors=int(result.results["total_executors"]),
         )
 
 
-CASES = ("pmm_dynamic_30d", "pmm_simple_30d", "pmm_dynamic_365d", "builtins_30d", "hummingbot_30d")
+def bench_output_year(repeat: int) -> None:
+    """A year of 1m, pmm_simple 20+20 levels (~2.8 M executors): the whole CLI process per format."""
+    work = Path(tempfile.mkdtemp(prefix="hbbacktest-bench-year-"))
+    bars = _synthetic_year()
+    store = CandleStore(work / "data")
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"timestamp": bars.ts, "open": bars.open, "high": bars.high, "low": bars.low,
+         "close": bars.close, "volume": bars.volume}
+    )  # fmt: skip
+    store.write("binance_perpetual", "BTC-USDT", "1m", frame)
+    spreads = ",".join(f"{0.0005 * (k + 1):.4f}" for k in range(20))
+    config = work / "pmm_simple_40.json"
+    config.write_text(
+        json.dumps({**PMM_SIMPLE, "connector_name": "binance_perpetual",
+                    "buy_spreads": spreads, "sell_spreads": spreads})
+    )  # fmt: skip
+    base = ["run", str(config), "--data-dir", str(store.data_dir)]
+    for label, extra, out in (
+        ("json", [], work / "year.json"),
+        ("parquet", ["--format", "parquet"], work / "year_parquet" / "result.json"),
+        ("summary-only", ["--summary-only"], work / "year_summary.json"),
+    ):
+        samples, peaks = [], []
+        for _ in range(repeat):
+            # A fresh child per sample: RUSAGE_CHILDREN's peak covers the largest child so far,
+            # so measure in a new interpreter that waits on exactly one child.
+            code = (
+                "import resource, subprocess, sys, time; t = time.perf_counter(); "
+                "subprocess.run([sys.executable, '-m', 'hbbacktest', *sys.argv[1:]], check=True, "
+                "capture_output=True); "
+                "print(time.perf_counter() - t, "
+                "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+            )
+            line = subprocess.run(
+                [sys.executable, "-c", code, *base, *extra, "--output", str(out)],
+                check=True, capture_output=True, text=True,
+            ).stdout.split()  # fmt: skip
+            samples.append(float(line[0]))
+            peaks.append(int(line[1]) / 1024)
+        files = sorted(out.parent.glob(out.stem + "*")) if label == "parquet" else [out]
+        size = sum(f.stat().st_size for f in files)
+        emit(
+            f"output_year ({label})",
+            samples,
+            "s",
+            "hbbacktest run pmm_simple_40.json --data-dir DIR " + " ".join(extra),
+            peak_rss_mb=round(max(peaks)),
+            output_mb=round(size / 1e6, 1),
+            files=len(files),
+        )
+
+
+CASES = (
+    "cli_help",
+    "cli_lists",
+    "cli_run_30d",
+    "encode_30d",
+    "pmm_dynamic_30d",
+    "pmm_simple_30d",
+    "builtins_30d",
+    "hummingbot_30d",
+    "pmm_dynamic_365d",
+    "output_year",
+)
+QUICK = ("cli_help", "cli_lists", "cli_run_30d", "encode_30d", "pmm_dynamic_30d", "pmm_simple_30d")
 
 
 def main() -> None:
     """Run the benchmarks and print their figures."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--only", choices=CASES)
+    parser.add_argument("--only", choices=CASES, nargs="+")
+    parser.add_argument("--quick", action="store_true", help="only the quick cases, 3 repeats")
     args = parser.parse_args()
+    chosen = set(args.only or (QUICK if args.quick else CASES))
+    repeat = min(args.repeat, 3) if args.quick else args.repeat
     print(
         f"command: {' '.join([os.path.basename(sys.executable), '-m', 'benchmarks', *sys.argv[1:]])}"
     )
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
-    store = _store() if args.only != "pmm_dynamic_365d" else None
-    if store is not None and args.only in (None, "pmm_dynamic_30d"):
-        bench_real(store, "pmm_dynamic_30d", PMM_DYNAMIC, args.repeat)
-    if store is not None and args.only in (None, "pmm_simple_30d"):
-        bench_real(store, "pmm_simple_30d", PMM_SIMPLE, args.repeat)
-    if store is not None and args.only in (None, "builtins_30d"):
-        bench_builtins(store, args.repeat)
-    if store is not None and args.only in (None, "hummingbot_30d"):
-        bench_hummingbot_files(store, max(1, min(args.repeat, 3)))
-    if args.only in (None, "pmm_dynamic_365d"):
-        bench_year(max(1, min(args.repeat, 3)))
+    needs_store = chosen - {"cli_help", "pmm_dynamic_365d", "output_year"}
+    store = _store() if needs_store else None
+    if "cli_help" in chosen:
+        bench_cli_startup([("cli_help", ["--help"]), ("cli_version", ["--version"])], repeat)
+    if "cli_lists" in chosen:
+        lists = [("cli_lists (controllers list)", ["controllers", "list"])]
+        if store is not None:
+            lists.append(
+                ("cli_lists (data list)", ["data", "list", "--data-dir", str(store.data_dir)])
+            )
+        bench_cli_startup(lists, repeat)
+    if store is not None and "cli_run_30d" in chosen:
+        bench_cli_run(store, repeat)
+    if store is not None and "encode_30d" in chosen:
+        bench_encode(store, repeat)
+    if store is not None and "pmm_dynamic_30d" in chosen:
+        bench_real(store, "pmm_dynamic_30d", PMM_DYNAMIC, repeat)
+    if store is not None and "pmm_simple_30d" in chosen:
+        bench_real(store, "pmm_simple_30d", PMM_SIMPLE, repeat)
+    if store is not None and "builtins_30d" in chosen:
+        bench_builtins(store, repeat)
+    if store is not None and "hummingbot_30d" in chosen:
+        bench_hummingbot_files(store, max(1, min(repeat, 3)))
+    if "pmm_dynamic_365d" in chosen:
+        bench_year(max(1, min(repeat, 3)))
+    if "output_year" in chosen:
+        bench_output_year(max(1, min(repeat, 2)))
 
 
 if __name__ == "__main__":

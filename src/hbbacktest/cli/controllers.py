@@ -9,7 +9,9 @@ import typer
 
 from hbbacktest.cli._common import ControllersDir, handle_errors, settings
 
-controllers_app = typer.Typer(no_args_is_help=True, help="List the controllers that can run.")
+controllers_app = typer.Typer(
+    no_args_is_help=True, help="List the controllers that can run.", rich_markup_mode=None
+)
 
 
 @controllers_app.command("list")
@@ -32,8 +34,9 @@ def controllers_schema(
     controllers_dir: ControllersDir = None,
 ) -> None:
     """Print a controller config's JSON schema (for UIs and validation)."""
+    from hbbacktest.config.schema import config_schema
     from hbbacktest.service import build_registry
 
     registry = build_registry(settings(controllers_dirs=controllers_dir))
     controller = registry.get(name)
-    typer.echo(json.dumps(controller.config_class.model_json_schema(), indent=2))
+    typer.echo(json.dumps(config_schema(controller.config_class), indent=2))

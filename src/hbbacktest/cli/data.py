@@ -9,7 +9,9 @@ import typer
 
 from hbbacktest.cli._common import DataDir, handle_errors, settings
 
-data_app = typer.Typer(no_args_is_help=True, help="Manage the local candle store.")
+data_app = typer.Typer(
+    no_args_is_help=True, help="Manage the local candle store.", rich_markup_mode=None
+)
 
 
 @data_app.command("import")

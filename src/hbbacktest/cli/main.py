@@ -22,6 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Backtest Hummingbot V2 controllers, fast.",
     pretty_exceptions_enable=False,
+    # Plain help text: rich (and markdown-it) would add ~0.12 s to every `--help`.
+    rich_markup_mode=None,
 )
 app.add_typer(data_app, name="data")
 app.add_typer(controllers_app, name="controllers")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hbbacktest.config.controller import MarketMakingControllerConfigBase
 from hbbacktest.config.limits import (
     MAX_INT,
     check_data_size,
@@ -18,12 +19,11 @@ from hbbacktest.config.limits import (
     json_safe,
     numeric_field,
 )
-from hbbacktest.config.controller import MarketMakingControllerConfigBase
 
 
 @pytest.mark.parametrize("value", [True, [1.0, False], MAX_INT + 1, [-(MAX_INT + 1)]])
 def test_number_input_rejects_bools_and_huge_ints(value: Any) -> None:
-    with pytest.raises(ValueError, match="boolean|out of range"):
+    with pytest.raises(ValueError, match=r"boolean|out of range"):
         check_number_input(value)
 
 

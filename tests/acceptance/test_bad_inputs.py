@@ -1,0 +1,404 @@
+"""The bad-input catalogue: every hostile input we know of → its exit code and message.
+
+Each row is one input a user (or an attacker) can give the CLI, the exit code it must end with
+(README: 0 ok, 1 internal error, 2 config or options, 3 data, 4 controller code, 5 output,
+130 Ctrl-C) and fragments the message must contain. No row may end in a traceback. Add a row
+whenever a new case is found.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from hbbacktest.cli.main import app
+
+DEMO = textwrap.dedent(
+    """\
+    controller_name: pmm_simple
+    connector_name: demo
+    trading_pair: BTC-USDT
+    total_amount_quote: 1000
+    buy_spreads: 0.002,0.004
+    sell_spreads: 0.002,0.004
+    skip_rebalance: true
+    """
+)
+DAY = ["--start", "2024-01-08", "--end", "2024-01-08T06:00:00"]
+T0 = 1_704_067_200  # 2024-01-01
+
+
+def demo(extra: str) -> str:
+    """The demo config with the keys in ``extra`` replaced (or added)."""
+    keys = {line.split(":")[0] for line in extra.splitlines() if ":" in line}
+    kept = [line for line in DEMO.splitlines() if line.split(":")[0] not in keys]
+    return "\n".join([*kept, *extra.splitlines()]) + "\n"
+
+
+def candles_csv(
+    path: Path, n: int = 30, *, step: int = 60, scale: int = 1, start: int = T0
+) -> Path:
+    close = 100 + np.arange(n, dtype=float) * 0.1
+    pd.DataFrame(
+        {
+            "timestamp": (start + step * np.arange(n)) * scale,
+            "open": close,
+            "high": close + 1,
+            "low": close - 1,
+            "close": close,
+            "volume": np.ones(n),
+        }
+    ).to_csv(path, index=False)
+    return path
+
+
+@dataclass
+class Case:
+    """One row: what to run, and what must come out."""
+
+    id: str
+    args: list[str]
+    code: int
+    fragments: tuple[str, ...]
+    config: str | bytes | None = None
+    setup: Callable[[Path], None] | None = None
+    check: Callable[[Path], None] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+CASES: list[Case] = [
+    # --- controller config: numbers --------------------------------------------------------
+    Case(
+        "inf amount",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("total_amount_quote = inf", "finite number"),
+        demo("total_amount_quote: .inf"),
+    ),
+    Case(
+        "1e309 amount",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("total_amount_quote", "finite number"),
+        demo("total_amount_quote: 1e309"),
+    ),
+    Case(
+        "nan spread string",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("buy_spreads.0 = 'nan'", "finite"),
+        demo('buy_spreads: "nan"'),
+    ),
+    Case(
+        "inf in spread list",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("buy_spreads.0 = inf",),
+        demo("buy_spreads: [.inf]"),
+    ),
+    Case(
+        "nan amount weight",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("buy_amounts_pct.0 = nan",),
+        demo("buy_amounts_pct: [.nan, 1]"),
+    ),
+    Case(
+        "inf take profit",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("take_profit = 'inf'",),
+        demo('take_profit: "inf"'),
+    ),
+    Case(
+        "grid end_price inf",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("end_price = inf",),
+        "controller_name: grid_strike\nconnector_name: demo\ntrading_pair: BTC-USDT\n"
+        "start_price: 40000\nend_price: .inf\nlimit_price: 39000\n",
+    ),
+    Case(
+        "nan bollinger threshold",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("bb_long_threshold = nan",),
+        "controller_name: bollinger_v1\nconnector_name: demo\ntrading_pair: BTC-USDT\n"
+        "bb_long_threshold: .nan\n",
+    ),
+    Case(
+        "leverage 10**30",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("leverage", "out of range"),
+        demo(f"leverage: {10**30}"),
+    ),
+    Case(
+        "time_limit 10**20",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("time_limit", "out of range"),
+        demo(f"time_limit: {10**20}"),
+    ),
+    Case(
+        "leverage too high",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("leverage", "less than or equal to 1000"),
+        demo("leverage: 5000"),
+    ),
+    Case(
+        "boolean amount",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("total_amount_quote = True", "boolean"),
+        demo("total_amount_quote: true"),
+    ),
+    Case(
+        "negative spread",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("buy_spreads", ">= 0"),
+        demo("buy_spreads: -0.01"),
+    ),
+    Case(
+        "amounts length mismatch",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("buy_amounts_pct", "has 1 values but buy_spreads has 2"),
+        demo("buy_amounts_pct: [1]"),
+    ),
+    Case(
+        "zero capital",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("total_amount_quote = 0", "greater than 0"),
+        demo("total_amount_quote: 0"),
+    ),
+    # --- controller config: sizes and names ------------------------------------------------
+    Case(
+        "100,000 levels",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("buy_spreads", "at most 1000"),
+        demo("buy_spreads: [" + ", ".join(["0.01"] * 100_000) + "]"),
+    ),
+    Case(
+        "101 levels",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("buy_spreads", "at most 100 items"),
+        demo("buy_spreads: [" + ", ".join(["0.01"] * 101) + "]"),
+    ),
+    Case(
+        "10,000-char pair",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("trading_pair", "BASE-QUOTE", "10000 characters"),
+        demo("trading_pair: " + "X" * 10_000),
+    ),
+    Case(
+        "pair without dash",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("did you mean 'BTC-USDT'",),
+        demo("trading_pair: BTCUSDT"),
+    ),
+    Case(
+        "connector with a slash",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("connector_name", "Hummingbot connector name"),
+        demo("connector_name: ../../etc"),
+    ),
+    Case(
+        "controller_name a number",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("controller_name",),
+        demo("controller_name: 123"),
+    ),
+    Case(
+        "unknown controller",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("unknown controller_name 'pmm_simpel'", "did you mean 'pmm_simple'"),
+        demo("controller_name: pmm_simpel"),
+    ),
+    Case(
+        "bad candle interval",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("invalid interval '7x'",),
+        "controller_name: pmm_dynamic\nconnector_name: demo\ntrading_pair: BTC-USDT\ninterval: 7x\n",
+    ),
+    Case(
+        "dman_maker_v2 default dca_amounts",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("was not given, so Hummingbot's default", "dca_spreads has 2 levels"),
+        "controller_name: dman_maker_v2\nconnector_name: demo\ntrading_pair: BTC-USDT\n"
+        "dca_spreads: 0.01,0.02\n",
+    ),
+    # --- config files ------------------------------------------------------------------------
+    Case(
+        "not UTF-8",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("not UTF-8 text", "save it as UTF-8"),
+        DEMO.encode() + "id: caf\xe9\n".encode("latin-1"),
+    ),
+    Case("not YAML", ["run", "{cfg}", *DAY], 2, ("not valid YAML",), "a: [1,\n"),
+    Case("not a mapping", ["run", "{cfg}", *DAY], 2, ("expected a mapping",), "- 1\n- 2\n"),
+    Case(
+        "YAML alias bomb",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("once YAML aliases are expanded",),
+        DEMO
+        + "junk: &a0 [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"junk{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)),
+    ),
+    Case(
+        "recursive alias",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("refers to itself",),
+        DEMO + "junk: &x [1, *x]\n",
+    ),
+    Case("missing config file", ["run", "{tmp}/nope.yml", *DAY], 2, ("cannot read config file",)),
+    Case("config is a directory", ["run", "{tmp}", *DAY], 2, ("is a directory",)),
+    # --- run options ---------------------------------------------------------------------------
+    Case(
+        "end far in the future",
+        ["run", "{cfg}", "--start", "2024-01-08", "--end", "99999999999999999"],
+        2,
+        ("--end: 99999999999999999 is no epoch timestamp",),
+        DEMO,
+    ),
+    Case(
+        "year 2255",
+        ["run", "{cfg}", "--start", "2024-01-08", "--end", "2255-01-01"],
+        2,
+        ("outside 1970-01-01",),
+        DEMO,
+    ),
+    Case(
+        "huge start",
+        ["run", "{cfg}", "--start", str(10**40), "--end", "2024-01-09"],
+        2,
+        ("--start",),
+        DEMO,
+    ),
+    Case(
+        "huge resolution",
+        ["run", "{cfg}", *DAY, "--resolution", "99999999999999m"],
+        2,
+        ("--resolution: invalid interval",),
+        DEMO,
+    ),
+    Case(
+        "unknown fill model",
+        ["run", "{cfg}", *DAY, "--fill-model", "touhc"],
+        2,
+        ("did you mean 'touch'",),
+        DEMO,
+    ),
+    Case(
+        "nan trade cost",
+        ["run", "{cfg}", *DAY, "--trade-cost", "nan"],
+        2,
+        ("--trade-cost = nan",),
+        DEMO,
+    ),
+    Case(
+        "end before start",
+        ["run", "{cfg}", "--start", "2024-01-09", "--end", "2024-01-08"],
+        2,
+        ("must be before end",),
+        DEMO,
+    ),
+    Case(
+        "window outside demo",
+        ["run", "{cfg}", "--start", "2023-01-01", "--end", "2023-01-02"],
+        3,
+        ("demo connector", "lies outside it"),
+        DEMO,
+    ),
+    Case(
+        "stdout with parquet",
+        ["run", "{cfg}", *DAY, "--output", "-", "--format", "parquet"],
+        2,
+        ("writes JSON only",),
+        DEMO,
+    ),
+    # --- output --------------------------------------------------------------------------------
+    Case(
+        "output is a directory",
+        ["run", "{cfg}", *DAY, "--output", "{tmp}"],
+        2,
+        ("directory",),
+        DEMO,
+    ),
+    Case(
+        "output under a file",
+        ["run", "{cfg}", *DAY, "--output", "{cfg}/result.json"],
+        2,
+        ("result.json",),
+        DEMO,
+    ),
+    Case(
+        "output disk full", ["run", "{cfg}", *DAY, "--output", "/dev/full"], 5, ("/dev/full",), DEMO
+    ),
+]
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("HBBACKTEST_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("HBBACKTEST_CONTROLLERS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return CliRunner()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_input(
+    case: Case, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "config.yml"
+    if case.config is not None:
+        if isinstance(case.config, bytes):
+            cfg.write_bytes(case.config)
+        else:
+            cfg.write_text(case.config, encoding="utf-8")
+    if case.setup is not None:
+        case.setup(tmp_path)
+    for key, value in case.env.items():
+        monkeypatch.setenv(key, value.format(tmp=tmp_path))
+    args = [a.format(tmp=tmp_path, cfg=cfg) for a in case.args]
+    result = runner.invoke(app, args)
+    output = result.output
+    assert result.exit_code == case.code, output
+    assert "Traceback" not in output
+    assert isinstance(result.exception, SystemExit) or result.exception is None, repr(
+        result.exception
+    )
+    for fragment in case.fragments:
+        assert fragment in output, f"{fragment!r} not in:\n{output}"
+    if case.code != 0:
+        assert output.count("error: ") >= 1
+        assert not list((tmp_path / "out").glob("*.json")) if (tmp_path / "out").exists() else True
+    if case.check is not None:
+        case.check(tmp_path)
+
+
+def test_catalogue_ids_are_unique() -> None:
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids))
