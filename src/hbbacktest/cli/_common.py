@@ -73,6 +73,12 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise
         except HbBacktestError as exc:
             raise fail(str(exc), exc.exit_code) from None
+        except BrokenPipeError:
+            # `hbbacktest data list | head`: the reader left, which is not an error. Point stdout
+            # at /dev/null so the interpreter's final flush does not raise again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -619,6 +619,10 @@ class MarketMakingControllerBase(ControllerBase):
         spread = _dec(spreads[level]) * _dec(self.processed_data["spread_multiplier"])
         side = Decimal(-1) if trade_type == TradeType.BUY else Decimal(1)
         price = reference_price * (1 + side * spread)
+        if price.is_finite() and price <= 0:
+            # A buy spread of 100 % or more: no amount can be bought at that price (dividing
+            # would raise DivisionByZero at 0). The adapter drops the executor and warns.
+            return price, Decimal(0)
         return price, _dec(amounts_quote[level]) / price
 
     def get_level_id_from_side(self, trade_type: TradeType, level: int) -> str:

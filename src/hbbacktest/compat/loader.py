@@ -6,8 +6,12 @@ functions import something later — ``hummingbot.*`` and ``pandas_ta`` resolve 
 ``hbbacktest.compat``; this is done through the module's own ``__import__``, so nothing named
 ``hummingbot`` is ever installed in ``sys.modules`` (a real Hummingbot in the same environment
 is unaffected). Only the directories given are searched: a request names a controller, never a
-module path. A file that fails to load is reported by name, file and line, and the others still
-load.
+module path.
+
+:func:`discover` only lists files; :meth:`ControllerFile.load` imports one, under the time
+limit, when a registry first needs it. Whatever importing a file raises (``SystemExit``
+included) or a file that runs out of time makes that file broken, reported by name, file and
+line; the other files are unaffected.
 """
 
 from __future__ import annotations
@@ -22,11 +26,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from hbbacktest.compat import api
-from hbbacktest.compat.adapter import HummingbotControllerAdapter
 from hbbacktest.config.controller import ControllerConfigBase
 from hbbacktest.controllers.base import ControllerBase
-from hbbacktest.core.errors import ControllerError, where
+from hbbacktest.core.errors import ConfigError, ControllerError, call_controller
 
 _MAPPED = {
     "hummingbot": "hbbacktest.compat.hummingbot",
@@ -77,12 +79,26 @@ class LoadedController:
 
 
 @dataclass(frozen=True)
-class BrokenController:
-    """A controller file that could not be loaded; ``message`` names the file, line and error."""
+class ControllerFile:
+    """A controller file found by :func:`discover`, imported only when :meth:`load` is called.
+
+    Attributes:
+        name: the controller_name (the file's stem).
+        controller_type: the folder it is in.
+        path: the file.
+        time_limit_s: time limit of importing it (``None``: none).
+    """
 
     name: str
+    controller_type: str
     path: Path
-    message: str
+    time_limit_s: float | None = None
+
+    def load(self) -> type[ControllerBase[Any]]:
+        """Import the file and return its controller class (see :func:`load_controller_file`)."""
+        return load_controller_file(
+            self.path, self.controller_type, time_limit_s=self.time_limit_s
+        ).controller
 
 
 def _exec_module(path: Path, module_name: str) -> ModuleType:
@@ -115,9 +131,10 @@ def _pick_config(
     configs: list[type[ControllerConfigBase]], name: str, path: Path
 ) -> type[ControllerConfigBase]:
     if not configs:
-        raise ControllerError(
-            f"{path}: no controller config class (a subclass of ControllerConfigBase, e.g. "
-            "MarketMakingControllerConfigBase) is defined in this file"
+        raise _unusable(
+            path,
+            "no controller config class (a subclass of ControllerConfigBase, e.g. "
+            "MarketMakingControllerConfigBase) is defined in this file",
         )
     named = [c for c in configs if c.model_fields.get("controller_name") is not None
              and c.model_fields["controller_name"].default == name]  # fmt: skip
@@ -125,9 +142,10 @@ def _pick_config(
         return named[0]
     if len(configs) == 1:
         return configs[0]
-    raise ControllerError(
-        f"{path}: several config classes ({', '.join(c.__name__ for c in configs)}); set "
-        f"controller_name = {name!r} as the default of the one to use"
+    raise _unusable(
+        path,
+        f"several config classes ({', '.join(c.__name__ for c in configs)}); set "
+        f"controller_name = {name!r} as the default of the one to use",
     )
 
 
@@ -138,37 +156,50 @@ def _pick_controller(controllers: list[type], path: Path) -> type:
     if len(leaves) == 1:
         return leaves[0]
     if not leaves:
-        raise ControllerError(
-            f"{path}: no controller class (a subclass of ControllerBase, e.g. "
-            "MarketMakingControllerBase) is defined in this file"
+        raise _unusable(
+            path,
+            "no controller class (a subclass of ControllerBase, e.g. "
+            "MarketMakingControllerBase) is defined in this file",
         )
-    raise ControllerError(
-        f"{path}: several controller classes ({', '.join(c.__name__ for c in leaves)}); keep one"
+    raise _unusable(
+        path, f"several controller classes ({', '.join(c.__name__ for c in leaves)}); keep one"
     )
 
 
-def load_controller_file(path: Path, controller_type: str) -> LoadedController:
-    """Load one controller file.
+def _unusable(path: Path, problem: str) -> ControllerError:
+    return ControllerError(f"{path}: {problem}", controller_name=path.stem, file=str(path))
+
+
+def load_controller_file(
+    path: Path, controller_type: str, *, time_limit_s: float | None = None
+) -> LoadedController:
+    """Import one controller file and pick its config and controller classes.
+
+    Args:
+        path: the file.
+        controller_type: the folder it is in (part of the private module name).
+        time_limit_s: stop the import after this many seconds (``None``: no limit).
 
     Raises:
-        ControllerError: the file failed to import, or defines no (or several) config or
-            controller classes; the message names the file and, for exceptions, the line.
+        ControllerError: the file failed to import (any exception, ``SystemExit`` included),
+            took longer than ``time_limit_s``, or defines no (or several) config or controller
+            classes; the message names the file and, for exceptions, the line.
     """
     name = path.stem
     module_name = f"{_MODULE_PREFIX}.{controller_type}.{name}"
-    try:
-        module = _exec_module(path, module_name)
-    except Exception as exc:
-        file, line = where(exc)
-        location = f"{file or path}:{line}" if line else str(path)
-        raise ControllerError(
-            f"controller file {path} failed to import at {location}: {type(exc).__name__}: {exc}",
-            controller_name=name,
-            file=str(file or path),
-            line=line,
-        ) from exc
+    module = call_controller(
+        lambda: _exec_module(path, module_name),
+        controller_name=name,
+        during=f"import of {path}",
+        time_limit_s=time_limit_s,
+        source_file=str(path),
+    )
     config_class = _pick_config(_defined_here(module, ControllerConfigBase), name, path)
     native = _defined_here(module, ControllerBase)
+    # The compatibility layer (pandas) loads with the first user file, not with `discover`.
+    from hbbacktest.compat import api
+    from hbbacktest.compat.adapter import HummingbotControllerAdapter
+
     hummingbot = _defined_here(module, api.ControllerBase)
     if hummingbot and not native:
         hb_class = _pick_controller(hummingbot, path)
@@ -182,30 +213,51 @@ def load_controller_file(path: Path, controller_type: str) -> LoadedController:
         controller = _pick_controller(native, path)
         if "config_class" not in vars(controller):
             controller.config_class = config_class
+        chosen = controller.config_class
+        if not (isinstance(chosen, type) and issubclass(chosen, ControllerConfigBase)):
+            raise _unusable(
+                path,
+                f"{controller.__name__}.config_class is {chosen!r}; expected a subclass of "
+                "ControllerConfigBase (or leave it out: the file's config class is used)",
+            )
     declared = controller.config_class.model_fields["controller_name"].default
     if declared != name:
-        raise ControllerError(
-            f"{path}: the config's controller_name is {declared!r} but the file is {name}.py; "
-            "Hummingbot finds a controller by its file name — rename one to match"
+        raise _unusable(
+            path,
+            f"the config's controller_name is {declared!r} but the file is {name}.py; "
+            "Hummingbot finds a controller by its file name — rename one to match",
         )
     return LoadedController(
         name, controller_type, controller, path, bool(hummingbot and not native)
     )
 
 
-def discover(directories: Iterable[Path]) -> tuple[list[LoadedController], list[BrokenController]]:
+def discover(
+    directories: Iterable[Path], *, time_limit_s: float | None = None
+) -> list[ControllerFile]:
     """Every ``<dir>/<controller_type>/<controller_name>.py`` under the given directories.
 
-    Files and folders starting with ``_`` or ``.`` are skipped. Later directories win on a
-    name clash.
+    Nothing is imported. Files and folders starting with ``_`` or ``.`` are skipped. A later
+    file wins on a name clash (the list keeps only the winner, in directory order).
+
+    Args:
+        directories: the controllers directories, in order.
+        time_limit_s: time limit of importing each file (``None``: none).
+
+    Raises:
+        ConfigError: a directory does not exist or is not a directory.
+
+    Example:
+        >>> discover([])
+        []
     """
-    loaded: dict[str, LoadedController] = {}
-    broken: dict[str, BrokenController] = {}
+    found: dict[str, ControllerFile] = {}
     for directory in directories:
         root = Path(directory)
         if not root.is_dir():
-            raise ControllerError(
-                f"controllers directory {root} does not exist (check --controllers-dir or "
+            what = "is not a directory" if root.exists() else "does not exist"
+            raise ConfigError(
+                f"controllers directory {root} {what} (check --controllers-dir or "
                 "HBBACKTEST_CONTROLLERS_DIR)"
             )
         for type_dir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -214,12 +266,6 @@ def discover(directories: Iterable[Path]) -> tuple[list[LoadedController], list[
             for path in sorted(type_dir.glob("*.py")):
                 if path.name.startswith(("_", ".")):
                     continue
-                try:
-                    found = load_controller_file(path, type_dir.name)
-                except ControllerError as exc:
-                    broken[path.stem] = BrokenController(path.stem, path, str(exc))
-                    loaded.pop(path.stem, None)
-                    continue
-                loaded[found.name] = found
-                broken.pop(found.name, None)
-    return list(loaded.values()), list(broken.values())
+                found.pop(path.stem, None)  # the winner takes the later place
+                found[path.stem] = ControllerFile(path.stem, type_dir.name, path, time_limit_s)
+    return list(found.values())

@@ -9,14 +9,22 @@ A controller has two parts, like backtesting.py's ``Strategy.init``/``next``:
    controller therefore cannot look ahead, however it computes its features.
 2. The family's decision rules (market making: one executor per level, refresh, cooldown) run
    per bar inside the engine, parameterised by the controller's config and levels.
+
+Controller code is user code: whatever it raises (``SystemExit`` included) becomes a
+:class:`~hbbacktest.core.errors.ControllerError` naming its file and line, and each phase of it
+runs under :attr:`ControllerBase.time_limit_s`. The engine guards the hooks it calls
+(``compute_features``, ``prepare``, ``on_bar``); the hooks called from elsewhere once per run
+(:data:`GUARDED_HOOKS`) are guarded where a subclass defines them, whoever calls them.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from abc import ABC
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -28,10 +36,50 @@ from hbbacktest.config.controller import (
 )
 from hbbacktest.controllers.actions import Action, ExecutorState
 from hbbacktest.core.enums import TradeType
+from hbbacktest.core.errors import ControllerError, call_controller, code_location
 from hbbacktest.core.time import interval_to_seconds
 from hbbacktest.data.candles import Candles
 
 C = TypeVar("C", bound=ControllerConfigBase)
+
+#: Hooks run once per run outside the engine's timed phases; a subclass's own definitions of
+#: these are wrapped in :func:`~hbbacktest.core.errors.call_controller` with its time limit.
+GUARDED_HOOKS = ("candles_configs", "warnings", "levels", "dca_levels")
+
+# What the guarded hooks whose results the engine does not check must return lists of.
+_RESULT_ITEMS: dict[str, type] = {"candles_configs": CandlesConfig, "warnings": str}
+
+
+def _guarded(hook: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``hook`` run through :func:`~hbbacktest.core.errors.call_controller`."""
+    item_type = _RESULT_ITEMS.get(name)
+
+    @functools.wraps(hook)
+    def guarded(self: ControllerBase[Any], *args: Any, **kwargs: Any) -> Any:
+        controller_name = getattr(getattr(self, "config", None), "controller_name", None)
+        result = call_controller(
+            lambda: hook(self, *args, **kwargs),
+            controller_name=controller_name or type(self).__name__,
+            during=name,
+            time_limit_s=self.time_limit_s,
+        )
+        if item_type is not None and not (
+            isinstance(result, list | tuple) and all(isinstance(x, item_type) for x in result)
+        ):
+            # Their callers (the service) would fail on it far from the controller's code.
+            file, line = type(self).hook_location(name)
+            text = repr(result)
+            raise ControllerError(
+                f"controller {controller_name!r}: {name} (defined at {file}:{line}) returned "
+                f"{type(result).__name__} {text[:80]}; expected a list of {item_type.__name__}",
+                controller_name=controller_name,
+                file=file,
+                line=line,
+            )
+        return result
+
+    guarded._hbbacktest_guarded = True  # type: ignore[attr-defined]
+    return guarded
 
 
 @dataclass(frozen=True)
@@ -86,12 +134,40 @@ class Level:
 
 
 class ControllerBase(ABC, Generic[C]):
-    """Base of every controller. Subclasses set ``config_class`` and override the hooks."""
+    """Base of every controller. Subclasses set ``config_class`` and override the hooks.
+
+    Attributes:
+        config_class: the config model of this controller.
+        required_features: feature columns :meth:`compute_features` must return (the family's
+            decision rules read them); a table without one is a ``ControllerError``.
+        time_limit_s: time limit of each phase of this controller's code in one run (``None``:
+            none); set by the registry that created it, from ``Settings.controller_timeout_s``.
+    """
 
     config_class: type[ControllerConfigBase] = ControllerConfigBase
+    required_features: ClassVar[tuple[str, ...]] = ()
+    time_limit_s: float | None = None
 
     def __init__(self, config: C) -> None:
         self.config = config
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in GUARDED_HOOKS:
+            hook = cls.__dict__.get(name)
+            if inspect.isfunction(hook) and not getattr(hook, "_hbbacktest_guarded", False):
+                setattr(cls, name, _guarded(hook, name))
+
+    @classmethod
+    def hook_location(cls, hook: str) -> tuple[str | None, int | None]:
+        """File and line of the code behind ``hook`` (e.g. ``compute_features``), for messages.
+
+        Example:
+            >>> file, line = MarketMakingControllerBase.hook_location("compute_features")
+            >>> file.endswith("base.py")
+            True
+        """
+        return code_location(getattr(cls, hook, None))
 
     def candles_configs(self) -> list[CandlesConfig]:
         """Candle feeds the controller reads besides the trading bars (default: the config's)."""
@@ -122,11 +198,13 @@ class MarketMakingControllerBase(ControllerBase[M]):
 
     Each level quotes ``reference_price * (1 ∓ spread * spread_multiplier)``; the default
     reference price is the bar's close and the multiplier 1. Subclasses override
-    :meth:`compute_features` to return ``reference_price`` and ``spread_multiplier`` columns,
-    and :meth:`levels` to change spreads or amounts.
+    :meth:`compute_features` to return a ``reference_price`` column (required) and a
+    ``spread_multiplier`` column (1 where absent), and :meth:`levels` to change spreads or
+    amounts.
     """
 
     config_class = MarketMakingControllerConfigBase
+    required_features = ("reference_price",)
 
     def levels(self) -> list[Level]:
         """The levels ``buy_0 … sell_n`` with their spreads and quote amounts."""
@@ -161,6 +239,7 @@ class DirectionalTradingControllerBase(ControllerBase[D]):
     """
 
     config_class = DirectionalTradingControllerConfigBase
+    required_features = ("signal",)
 
     def compute_features(self, data: MarketData) -> FeatureTable:
         """No signal by default."""

@@ -3,21 +3,40 @@
 * :class:`ConfigError` — the user must fix their input (HTTP 422, CLI exit code 2).
 * :class:`DataError` / :class:`DataMissingError` — candles are invalid or absent; the message
   names the range and the command that fixes it.
-* :class:`ControllerError` — a controller's own code raised; carries the controller name.
+* :class:`ControllerError` — a controller's own code raised, ran too long, or returned something
+  unusable; carries the controller name and the file and line to look at.
 * :class:`InternalError` — a broken invariant inside hbbacktest: a bug, please report it.
+
+:func:`call_controller` is the one place where controller code is run and its failures sorted.
 """
 
 from __future__ import annotations
 
 import difflib
+import inspect
+import os
+import sysconfig
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from hbbacktest.core.deadline import TimeLimit, TimeLimitExceeded
 
 T = TypeVar("T")
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1]) + os.sep
+# Frames in these are never "the user's line": the standard library's, and installed packages'.
+_LIBRARY_DIRS = tuple(
+    sorted(
+        {
+            path.rstrip(os.sep) + os.sep
+            for key in ("stdlib", "platstdlib")
+            if (raw := sysconfig.get_paths().get(key))
+            for path in (raw, str(Path(raw).resolve()))
+        }
+    )
+)
 
 
 class HbBacktestError(Exception):
@@ -66,14 +85,47 @@ class ControllerError(HbBacktestError):
     ) -> ControllerError:
         """Wrap an exception raised by controller code, naming the file and line that raised it.
 
-        The line shown is the deepest frame outside hbbacktest and installed libraries, i.e. the
-        user's own code when it is theirs, else the deepest frame.
+        The line shown is the deepest frame of the controller's own code (not hbbacktest's, a
+        library's or the standard library's); when the exception was raised further down,
+        inside hbbacktest, that place is named too.
         """
         file, line = where(exc)
         place = f" at {file}:{line}" if file else ""
+        frames = traceback.extract_tb(exc.__traceback__)
+        if file and _is_user_file(file) and frames and frames[-1].filename.startswith(_PACKAGE_DIR):
+            inner = frames[-1]
+            place += f" (raised inside hbbacktest, {_short(inner.filename)}:{inner.lineno})"
         return cls(
-            f"controller {controller_name!r} failed in {during}{place}: "
-            f"{type(exc).__name__}: {exc}",
+            f"controller {controller_name!r} failed in {during}{place}: {_describe(exc)}",
+            controller_name=controller_name,
+            file=file,
+            line=line,
+        )
+
+    @classmethod
+    def timed_out(
+        cls,
+        limit: TimeLimit,
+        exc: BaseException | None,
+        *,
+        controller_name: str | None,
+        during: str,
+    ) -> ControllerError:
+        """The error for controller code stopped by its time limit, naming where it was."""
+        frame = _user_frame(limit.stack) or (limit.stack[-1] if limit.stack else None)
+        file: str | None
+        line: int | None
+        if frame is not None:
+            file, line = frame.filename, frame.lineno
+        elif exc is not None:
+            file, line = where(exc)
+        else:
+            file, line = None, None
+        place = f" (at {file}:{line} where it was when stopped)" if file else ""
+        seconds = limit.seconds or 0.0
+        return cls(
+            f"controller {controller_name!r} took longer than {seconds:g} s in {during}{place}; "
+            "raise HBBACKTEST_CONTROLLER_TIMEOUT if it really needs longer",
             controller_name=controller_name,
             file=file,
             line=line,
@@ -103,30 +155,140 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
 
 
-def call_controller(fn: Callable[[], T], *, controller_name: str | None, during: str) -> T:
-    """Run controller code, turning what it raises into a :class:`ControllerError`.
+def call_controller(
+    fn: Callable[[], T],
+    *,
+    controller_name: str | None,
+    during: str,
+    time_limit_s: float | None = None,
+    source_file: str | None = None,
+) -> T:
+    """Run controller code and sort what goes wrong: the one wrapper around user code.
 
-    The error names the file and line that raised; a ``ControllerError`` passes unchanged.
+    Args:
+        fn: the call into controller code.
+        controller_name: named in messages.
+        during: what was running (``compute_features``, ``on_bar`` …), named in messages.
+        time_limit_s: stop ``fn`` after this many seconds (``None``: no limit). Armed once
+            for the whole call, so wrap a phase, not each bar (see :mod:`hbbacktest.core.deadline`).
+        source_file: the user's file being imported; an error that has no frame in user code
+            is still that file's (it is unreadable, or not Python), not hbbacktest's.
+
+    Raises:
+        ControllerError: ``fn`` raised any exception (``SystemExit`` included), or ran out of
+            time; the message names the file and line. An :class:`HbBacktestError` raised on
+            purpose passes unchanged, and so does ``KeyboardInterrupt`` (Ctrl-C stays Ctrl-C).
+        InternalError: the exception came from hbbacktest's own code only (no frame of user
+            code in its traceback): a bug, not the controller's fault.
+
+    Example:
+        >>> call_controller(lambda: 1 + 1, controller_name="pmm_simple", during="compute_features")
+        2
     """
+    limit = TimeLimit(time_limit_s)
     try:
-        return fn()
-    except ControllerError:
+        with limit:
+            result = fn()
+    except KeyboardInterrupt:
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        if limit.expired:
+            raise ControllerError.timed_out(
+                limit, exc, controller_name=controller_name, during=during
+            ) from exc
+        if isinstance(exc, HbBacktestError | TimeLimitExceeded):
+            raise  # ours on purpose, or an outer limit's: the caller that armed it reports it
+        if source_file is not None and not _has_user_frame(exc):
+            raise ControllerError(
+                f"controller {controller_name!r} failed in {during}: {_describe(exc)}",
+                controller_name=controller_name,
+                file=source_file,
+            ) from exc
+        if not _has_user_frame(exc):
+            file, line = where(exc)
+            place = f", at {_short(file)}:{line}" if file else ""
+            raise InternalError(
+                f"hbbacktest failed while running controller {controller_name!r} in {during}"
+                f"{place}: {_describe(exc)}. This is a bug in hbbacktest, not in the controller: "
+                "please report it"
+            ) from exc
         raise ControllerError.from_exception(
             exc, controller_name=controller_name, during=during
         ) from exc
+    if limit.expired:
+        # The code finished, but only after its time was up (it swallowed the stop).
+        raise ControllerError.timed_out(limit, None, controller_name=controller_name, during=during)
+    return result
+
+
+def code_location(obj: Any) -> tuple[str | None, int | None]:
+    """File and line of the ``def`` of a function or method, for messages about what it returned.
+
+    Example:
+        >>> file, line = code_location(code_location)
+        >>> file.endswith("errors.py") and line > 0
+        True
+    """
+    target = inspect.unwrap(getattr(obj, "__func__", obj))
+    try:
+        file = inspect.getsourcefile(target)
+        _, line = inspect.getsourcelines(target)
+    except (OSError, TypeError):
+        code = getattr(target, "__code__", None)
+        if code is None:
+            return None, None
+        return code.co_filename, code.co_firstlineno
+    return file, line
 
 
 def where(exc: BaseException) -> tuple[str | None, int | None]:
-    """File and line of the deepest frame of ``exc`` that is not hbbacktest's or a library's."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if isinstance(exc, SyntaxError) and exc.filename:
+    """File and line of the deepest frame of ``exc`` in user code, else of its deepest frame.
+
+    User code is any file outside hbbacktest, installed packages and the standard library.
+    """
+    if isinstance(exc, SyntaxError) and exc.filename and _is_user_file(exc.filename):
         return exc.filename, exc.lineno
+    frames = traceback.extract_tb(exc.__traceback__)
+    frame = _user_frame(frames) or (frames[-1] if frames else None)
+    if frame is None:
+        return None, None
+    return frame.filename, frame.lineno
+
+
+def _is_user_file(filename: str) -> bool:
+    return not (
+        "<" in filename  # <frozen importlib._bootstrap>, <string> …
+        or filename.startswith(_PACKAGE_DIR)
+        or "site-packages" in filename
+        or "dist-packages" in filename
+        or filename.startswith(_LIBRARY_DIRS)
+    )
+
+
+def _user_frame(frames: Sequence[traceback.FrameSummary]) -> traceback.FrameSummary | None:
     for frame in reversed(frames):
-        name = frame.filename
-        if not name.startswith(_PACKAGE_DIR) and "site-packages" not in name and "<" not in name:
-            return name, frame.lineno
-    if frames:
-        return frames[-1].filename, frames[-1].lineno
-    return None, None
+        if _is_user_file(frame.filename):
+            return frame
+    return None
+
+
+def _has_user_frame(exc: BaseException) -> bool:
+    if isinstance(exc, SyntaxError) and exc.filename and _is_user_file(exc.filename):
+        return True
+    return _user_frame(traceback.extract_tb(exc.__traceback__)) is not None
+
+
+def _short(file: str | None) -> str:
+    """A file inside hbbacktest relative to the package (``compat/api.py``)."""
+    if file is None:
+        return "?"
+    return file[len(_PACKAGE_DIR) :] if file.startswith(_PACKAGE_DIR) else file
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return (
+            f"SystemExit({exc.code!r}): the controller called sys.exit() or exit(), which "
+            "cannot end a backtest; raise an exception instead"
+        )
+    return f"{type(exc).__name__}: {exc}"

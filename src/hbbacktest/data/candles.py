@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from hbbacktest.core.time import format_time
+
+if TYPE_CHECKING:
+    # Imported where used: the store and `data list` must not pay for pandas.
+    import pandas as pd
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -57,6 +61,8 @@ class Candles:
 
     def to_frame(self) -> pd.DataFrame:
         """A pandas copy with a ``timestamp`` column."""
+        import pandas as pd
+
         return pd.DataFrame(
             {"timestamp": self.ts, **{name: getattr(self, name) for name in COLUMNS}}
         )
@@ -105,3 +111,16 @@ class Candles:
         steps = np.diff(self.ts) // self.interval_s
         missing = steps[steps > 1] - 1
         return int(missing.shape[0]), int(missing.sum())
+
+    def largest_gap(self) -> tuple[int, int] | None:
+        """The largest gap as (open time of the candle before it, candles missing), or None.
+
+        The first of equally large gaps wins.
+        """
+        if len(self) < 2:
+            return None
+        missing = np.diff(self.ts) // self.interval_s - 1
+        at = int(np.argmax(missing))
+        if missing[at] <= 0:
+            return None
+        return int(self.ts[at]), int(missing[at])

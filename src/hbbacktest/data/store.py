@@ -1,125 +1,490 @@
 """A local Parquet candle store: one file per (connector, trading pair, interval).
 
 Layout: ``<data_dir>/candles/<connector>/<BASE-QUOTE>_<interval>.parquet`` with columns
-``timestamp`` (int64 epoch seconds, candle open time) and OHLCV floats. Writes are atomic
-(temporary file + rename), so a crash never leaves a half-written file.
+``timestamp`` (int64 epoch seconds, candle open time) and OHLCV floats.
+
+Safety rules, each for a failure seen in the field:
+
+* **Validate, then write.** An import checks the file, then the merged result, before it
+  touches the store; a failed import leaves the stored file byte-identical.
+* **Atomic writes.** Data goes to ``.<file name>.<pid>.tmp`` next to the target, is fsynced
+  and renamed over it, so a crash (even ``kill -9``) never leaves a half-written file. Stale
+  temporaries of a dataset are removed by its next writer, under the lock.
+* **One writer per dataset.** Writers hold ``fcntl.flock`` on ``.<file name>.lock`` across
+  read, merge, write and rename: concurrent imports of overlapping slices lose no row.
+  Readers need no lock (rename is atomic). The lock file stays: deleting it would race.
+* **Corrupt files are reported, not fatal.** :meth:`CandleStore.series` lists them with the
+  reason; ``import_file(..., replace=True)`` overwrites them.
+
+pandas and pyarrow are imported inside the methods that need them, so importing this module
+(and listing the store) stays cheap; :meth:`CandleStore.series` reads only Parquet metadata.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
-import tempfile
+import shlex
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from hbbacktest.core.errors import DataError, DataMissingError
-from hbbacktest.core.time import format_time, interval_to_seconds
-from hbbacktest.data.candles import Candles
-from hbbacktest.data.convert import normalize_frame, resample, validate_frame
+from hbbacktest.core.errors import ConfigError, DataError, DataMissingError, OutputError
+from hbbacktest.core.time import interval_to_seconds
+from hbbacktest.data.candles import COLUMNS, Candles
+from hbbacktest.data.convert import (
+    MAX_TS_S,
+    MIN_TS_S,
+    check_interval,
+    normalize_frame,
+    resample,
+    validate_candles,
+)
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Longest connector or trading pair accepted (file names must stay far below 255 bytes).
+NAME_MAX = 64
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_PAIR = re.compile(r"^[A-Z0-9.]+-[A-Z0-9.]+$")
+_PAIR_PARTS = re.compile(r"^([A-Z0-9.]+)[_/:]([A-Z0-9.]+)$")
+# Quote currencies to split a pair written without separator (BTCUSDT → BTC-USDT); longest first.
+_QUOTES = (
+    "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "GBP", "TRY", "BRL",
+    "JPY", "DAI", "BTC", "ETH", "BNB",
+)  # fmt: skip
+_STORED_COLUMNS = ("timestamp", *COLUMNS)
+_LEGACY_TMP_AGE_S = 3600  # mkstemp temporaries of older versions: no writer runs that long
+_FAR = 2**62
 
 
 @dataclass(frozen=True)
 class StoredSeries:
-    """What the store holds for one market and interval."""
+    """What the store holds for one market and interval.
+
+    Attributes:
+        connector: the connector folder, e.g. ``binance``.
+        trading_pair: ``BASE-QUOTE`` as in the file name.
+        interval: as in the file name, e.g. ``1m``.
+        first_ts: open time of the first candle (epoch s); None when ``problem`` is set.
+        last_ts: open time of the last candle (epoch s); None when ``problem`` is set.
+        rows: number of candles (0 when unreadable).
+        file: absolute path of the Parquet file.
+        problem: why the file cannot be used (corrupt, truncated, misnamed), or None.
+        fix: how to repair it (the ``--replace`` import command), or None when healthy.
+    """
 
     connector: str
     trading_pair: str
     interval: str
+    first_ts: int | None
+    last_ts: int | None
+    rows: int
+    file: Path
+    problem: str | None = None
+    fix: str | None = None
+
+    @property
+    def corrupt(self) -> bool:
+        """True when the dataset cannot be loaded (see ``problem``)."""
+        return self.problem is not None
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Missing candles between two stored ones.
+
+    Attributes:
+        after_ts: open time of the last candle before the gap (epoch s).
+        missing: number of candles missing.
+        interval_s: candle interval in seconds.
+    """
+
+    after_ts: int
+    missing: int
+    interval_s: int
+
+    @property
+    def from_ts(self) -> int:
+        """Open time of the first missing candle (epoch s)."""
+        return self.after_ts + self.interval_s
+
+    @property
+    def to_ts(self) -> int:
+        """Open time of the last missing candle (epoch s)."""
+        return self.after_ts + self.missing * self.interval_s
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did, for the caller to print.
+
+    Attributes:
+        path: absolute path of the stored file.
+        rows_read: candles in the imported file.
+        rows_added: candles at timestamps the store did not have before.
+        rows_replaced: stored candles overwritten by the file's (same timestamp).
+        rows_total: candles the dataset holds afterwards.
+        first_ts: open time of its first candle (epoch s).
+        last_ts: open time of its last candle (epoch s).
+        gaps: number of gaps in the dataset afterwards.
+        missing_candles: candles missing in those gaps, in total.
+        largest_gap: the largest gap, or None when there is none.
+        replaced: True when ``replace=True`` discarded what was stored before.
+    """
+
+    path: Path
+    rows_read: int
+    rows_added: int
+    rows_replaced: int
+    rows_total: int
     first_ts: int
     last_ts: int
-    rows: int
+    gaps: int
+    missing_candles: int
+    largest_gap: Gap | None
+    replaced: bool = False
+
+
+class _Corrupt(Exception):
+    """A stored file cannot be used; never leaves this module (callers word the DataError)."""
+
+
+def _shown(value: str) -> str:
+    # A 10,000-character name must not become a 10,000-character message.
+    return repr(value) if len(value) <= 40 else f"{value[:40]!r}… ({len(value)} characters)"
 
 
 def _check_name(value: str, what: str) -> str:
-    if not _SAFE.match(value) or value in (".", ".."):
-        raise DataError(f"invalid {what} {value!r}: use letters, digits, '-', '_' or '.'")
+    if len(value) > NAME_MAX:
+        raise ConfigError(f"invalid {what} {_shown(value)}: at most {NAME_MAX} characters")
+    if not _SAFE.match(value) or value.startswith("."):
+        raise ConfigError(
+            f"invalid {what} {_shown(value)}: use letters, digits, '-', '_' or '.' (not first)"
+        )
     return value
 
 
-class CandleStore:
-    """Parquet candle files under ``data_dir`` (see the module docstring for the layout)."""
+def check_trading_pair(trading_pair: str) -> str:
+    """Return the pair upper-cased if it is Hummingbot's ``BASE-QUOTE``, else raise.
 
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+    Args:
+        trading_pair: e.g. ``btc-usdt``.
+
+    Raises:
+        ConfigError: for a pair without exactly one ``-`` between base and quote, saying
+            which name to use (``BTCUSDT`` → ``BTC-USDT``).
+
+    Example:
+        >>> check_trading_pair("btc-usdt")
+        'BTC-USDT'
+    """
+    pair = trading_pair.strip().upper()
+    if len(pair) > NAME_MAX:
+        _check_name(pair, "trading pair")  # raises: the length is the problem to report
+    if _PAIR.match(pair):
+        return pair
+    parts = _PAIR_PARTS.match(pair)
+    suggestion = f"{parts.group(1)}-{parts.group(2)}" if parts else None
+    if suggestion is None and "-" not in pair:
+        quote = next((q for q in _QUOTES if pair.endswith(q) and len(pair) > len(q)), None)
+        suggestion = f"{pair[: -len(quote)]}-{quote}" if quote else None
+    advice = f"use {suggestion!r}" if suggestion else "e.g. 'BTC-USDT'"
+    raise ConfigError(
+        f"invalid trading pair {_shown(trading_pair)}: Hummingbot names pairs BASE-QUOTE with "
+        f"one '-' ({advice})"
+    )
+
+
+def _fix_command(connector: str, pair: str, interval: str, file: str | None = None) -> str:
+    return (
+        f"hbbacktest data import {shlex.quote(file) if file else 'FILE'} --connector {connector} "
+        f"--pair {pair} --interval {interval} --replace"
+    )
+
+
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    import pyarrow as pa
+
+    return (OSError, ValueError, TypeError, NotImplementedError, pa.ArrowException)
+
+
+class CandleStore:
+    """Parquet candle files under ``data_dir`` (see the module docstring for the layout).
+
+    Args:
+        data_dir: the store root; files live under ``<data_dir>/candles``.
+        lock_timeout_s: how long a writer waits for another writer of the same dataset
+            before giving up with a DataError (default 300 s).
+
+    Example:
+        >>> store = CandleStore("data")
+        >>> store.path("binance", "btc-usdt", "1m").name
+        'BTC-USDT_1m.parquet'
+    """
+
+    def __init__(self, data_dir: str | os.PathLike[str], *, lock_timeout_s: float = 300.0) -> None:
         self.data_dir = Path(data_dir)
+        self.lock_timeout_s = lock_timeout_s
 
     def path(self, connector: str, trading_pair: str, interval: str) -> Path:
-        """The file that holds one series."""
+        """The file that holds one series (relative when ``data_dir`` is).
+
+        Raises:
+            ConfigError: for an invalid interval, or a connector or pair that is empty, too
+                long or holds characters other than letters, digits, ``-``, ``_``, ``.``.
+        """
         interval_to_seconds(interval)
         connector = _check_name(connector, "connector")
         pair = _check_name(trading_pair.upper(), "trading pair")
         return self.data_dir / "candles" / connector / f"{pair}_{interval}.parquet"
 
-    def write(self, connector: str, trading_pair: str, interval: str, frame: pd.DataFrame) -> int:
+    # --- writing ---------------------------------------------------------------------------
+
+    def write(
+        self,
+        connector: str,
+        trading_pair: str,
+        interval: str,
+        frame: pd.DataFrame,
+        *,
+        replace: bool = False,
+    ) -> int:
         """Merge clean candles into the store; rows at existing timestamps are replaced.
+
+        Args:
+            connector: e.g. ``binance``.
+            trading_pair: ``BASE-QUOTE``.
+            interval: e.g. ``1m``; the candles must be aligned on it and spaced by it.
+            frame: ``timestamp`` (epoch s) and OHLCV columns, sorted and valid.
+            replace: discard what is stored instead of merging (also repairs a corrupt file).
 
         Returns:
             The number of rows the series holds afterwards.
-        """
-        target = self.path(connector, trading_pair, interval)
-        if target.exists():
-            existing = self._read(target)
-            merged = pd.concat([existing, frame], ignore_index=True)
-            merged = merged.drop_duplicates("timestamp", keep="last").sort_values("timestamp")
-            frame = merged.reset_index(drop=True)
-        validate_frame(frame, source=str(target))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return len(frame)
-
-    def import_file(
-        self, file: str | os.PathLike[str], connector: str, trading_pair: str, interval: str
-    ) -> int:
-        """Read a CSV or Parquet file, validate it and merge it into the store.
 
         Raises:
-            DataError: when the file cannot be read or its candles are invalid (says why/where).
+            ConfigError: invalid names or interval.
+            DataError: invalid candles, or a corrupt stored file without ``replace``.
+            OutputError: the file could not be written (the stored one is unchanged).
         """
+        candles = Candles.from_frame(frame, interval_to_seconds(interval))
+        target = self.path(connector, check_trading_pair(trading_pair), interval)
+        return self._commit(
+            target, candles, interval, source=f"candles for {target.absolute()}", replace=replace
+        ).rows_total
+
+    def import_file(
+        self,
+        file: str | os.PathLike[str],
+        connector: str,
+        trading_pair: str,
+        interval: str,
+        *,
+        replace: bool = False,
+    ) -> ImportReport:
+        """Read a CSV or Parquet file, validate it and merge it into the store.
+
+        Everything is checked before the store is touched: the file (columns, time unit,
+        prices, order, alignment on the interval and spacing), then the merged result.
+
+        Args:
+            file: CSV or Parquet (``.parquet``/``.pq``) candles; see
+                :func:`hbbacktest.data.normalize_frame` for the accepted columns and times.
+            connector: e.g. ``binance``.
+            trading_pair: Hummingbot's ``BASE-QUOTE``, e.g. ``BTC-USDT``.
+            interval: the candles' interval, e.g. ``1m``.
+            replace: discard what is stored for this dataset instead of merging; the way to
+                repair a corrupt file.
+
+        Returns:
+            An :class:`ImportReport` (rows added, range, gaps, absolute path).
+
+        Raises:
+            ConfigError: invalid connector, pair (``BTCUSDT``) or interval.
+            DataError: the file cannot be read or its candles are invalid, the interval does
+                not match their spacing, or the stored file is corrupt and ``replace`` is off;
+                the message says why, where and how to fix it.
+            OutputError: the store could not be written (the stored file is unchanged).
+
+        Example:
+            >>> store = CandleStore("data")
+            >>> report = store.import_file("btc.csv", "binance", "BTC-USDT", "1m")  # doctest: +SKIP
+            >>> report.rows_total  # doctest: +SKIP
+            1440
+        """
+        step = interval_to_seconds(interval)
+        pair = check_trading_pair(trading_pair)
+        target = self.path(connector, pair, interval)
         path = Path(file)
         if not path.is_file():
-            raise DataError(f"no such file: {path}")
+            what = "is a directory, not a file" if path.is_dir() else "no such file"
+            raise DataError(f"{path.absolute()}: {what}")
+        import pandas as pd
+
         try:
             if path.suffix.lower() in (".parquet", ".pq"):
                 raw = pd.read_parquet(path)
             else:
                 raw = pd.read_csv(path)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: cannot read it as {path.suffix or 'CSV'}: {exc}") from exc
-        frame = normalize_frame(raw, source=str(path))
-        step = interval_to_seconds(interval)
-        misaligned = frame["timestamp"].to_numpy() % step != 0
-        if misaligned.any():
-            first = int(frame["timestamp"].to_numpy()[misaligned][0])
+        except _arrow_errors() as exc:
             raise DataError(
-                f"{path}: {int(misaligned.sum())} timestamps are not multiples of {interval} "
-                f"(first {format_time(first)}); is --interval right?"
-            )
-        return self.write(connector, trading_pair, interval, frame)
+                f"{path}: cannot read it as {path.suffix or 'CSV'}: {type(exc).__name__}: {exc}"
+            ) from exc
+        frame = normalize_frame(raw, source=str(path))
+        return self._commit(
+            target,
+            Candles.from_frame(frame, step),
+            interval,
+            source=str(path),
+            replace=replace,
+            file=str(path),
+        )
+
+    def _commit(
+        self,
+        target: Path,
+        new: Candles,
+        interval: str,
+        *,
+        source: str,
+        replace: bool,
+        file: str | None = None,
+    ) -> ImportReport:
+        """Merge ``new`` into ``target`` under the dataset lock; validate, then write.
+
+        The checks of ``new`` run before the lock is taken and the folder created, so bad
+        input leaves no trace at all; those of the merged result run under the lock.
+        """
+        validate_candles(new.ts, new.open, new.high, new.low, new.close, new.volume, source=source)
+        check_interval(new.ts, interval, new.interval_s, source=source)
+        absolute = target.absolute()
+        connector, pair = target.parent.name, target.name.rpartition("_")[0]
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the store folder {absolute.parent}: {exc}") from exc
+        with self._locked(target):
+            self._remove_stale_temporaries(target)
+            old = Candles.empty(new.interval_s)
+            existed = target.exists()
+            if existed and not replace:
+                try:
+                    old = _read_stored(target, new.interval_s)
+                except _Corrupt as exc:
+                    raise DataError(
+                        f"{absolute} is corrupt ({exc}); nothing was imported and the file is "
+                        "unchanged. To overwrite it with this file's candles, run again with "
+                        f"--replace: {_fix_command(connector, pair, interval, file)}"
+                    ) from None
+            merged = _merge(old, new)
+            merged_source = f"{absolute} merged with {source}"
+            if len(old):
+                # Both halves are valid; the union can still break the spacing rule when the
+                # stored file predates the checks. Nothing is written if so.
+                try:
+                    validate_candles(
+                        merged.ts,
+                        merged.open,
+                        merged.high,
+                        merged.low,
+                        merged.close,
+                        merged.volume,
+                        source=merged_source,
+                    )
+                    check_interval(merged.ts, interval, new.interval_s, source=merged_source)
+                except DataError as exc:
+                    raise DataError(
+                        f"{exc}. The stored file is unchanged; --replace overwrites it"
+                    ) from None
+            _write_atomic(target, merged)
+        gaps, missing = merged.gaps()
+        largest = merged.largest_gap()
+        rows_added = len(merged) - len(old)
+        return ImportReport(
+            path=absolute,
+            rows_read=len(new),
+            rows_added=rows_added,
+            rows_replaced=len(new) - rows_added,
+            rows_total=len(merged),
+            first_ts=int(merged.ts[0]),
+            last_ts=int(merged.ts[-1]),
+            gaps=gaps,
+            missing_candles=missing,
+            largest_gap=None if largest is None else Gap(largest[0], largest[1], new.interval_s),
+            replaced=replace and existed,
+        )
+
+    @contextlib.contextmanager
+    def _locked(self, target: Path) -> Iterator[None]:
+        """Hold the dataset's writer lock (``.<file name>.lock``) for the ``with`` body."""
+        lock_path = target.with_name(f".{target.name}.lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise OutputError(f"cannot create the lock file {lock_path.absolute()}: {exc}") from exc
+        try:
+            deadline = time.monotonic() + self.lock_timeout_s
+            delay = 0.001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    # Polled rather than blocking so a hung writer gives an error, not a hang.
+                    if time.monotonic() >= deadline:
+                        raise DataError(
+                            f"{target.absolute()}: another process has been writing this dataset "
+                            f"for over {self.lock_timeout_s:g} s (it holds {lock_path.absolute()});"
+                            " wait for it to finish, or stop it, and try again"
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+            yield
+        finally:
+            os.close(fd)  # releases the lock, also when the process dies
+
+    @staticmethod
+    def _remove_stale_temporaries(target: Path) -> None:
+        """Remove temporaries a killed writer left; only called under the dataset lock."""
+        # Under the lock no other writer of this dataset is running, so every temporary of it
+        # is stale, whatever its pid.
+        stale = list(target.parent.glob(f".{target.name}.*.tmp"))
+        cutoff = time.time() - _LEGACY_TMP_AGE_S
+        for legacy in target.parent.glob("tmp*.tmp"):
+            with contextlib.suppress(OSError):
+                if legacy.stat().st_mtime < cutoff:
+                    stale.append(legacy)
+        for path in stale:
+            # Best effort: a leftover that cannot be removed must not fail the import.
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    # --- reading ---------------------------------------------------------------------------
 
     def series(self) -> list[StoredSeries]:
-        """Every series in the store."""
+        """Every dataset in the store, corrupt ones included (``problem`` says why).
+
+        Reads only Parquet metadata (row count, min/max statistics of ``timestamp``; the
+        timestamp column itself when a writer left no statistics). Never raises for a bad
+        file: one corrupt dataset must not hide the others.
+
+        Example:
+            >>> [s.trading_pair for s in CandleStore("data").series()]  # doctest: +SKIP
+            ['BTC-USDT']
+        """
         root = self.data_dir / "candles"
-        found = []
-        for file in sorted(root.glob("*/*.parquet")):
-            pair, _, interval = file.stem.rpartition("_")
-            ts = pd.read_parquet(file, columns=["timestamp"])["timestamp"].to_numpy()
-            if len(ts):
-                found.append(
-                    StoredSeries(file.parent.name, pair, interval, int(ts[0]), int(ts[-1]), len(ts))
-                )
-        return found
+        return [
+            _describe(file.absolute())
+            for file in sorted(root.glob("*/*.parquet"))
+            if not file.name.startswith(".")
+        ]
 
     def intervals(self, connector: str, trading_pair: str) -> list[str]:
         """Intervals stored for a market, finest first."""
@@ -130,7 +495,7 @@ class CandleStore:
         for name in names:
             try:
                 valid.append((interval_to_seconds(name), name))
-            except Exception:
+            except ConfigError:
                 continue
         return [name for _, name in sorted(valid)]
 
@@ -147,11 +512,13 @@ class CandleStore:
         Raises:
             DataMissingError: when neither the interval nor a finer one that divides it is
                 stored; the message lists what is stored and the import command.
+            DataError: the stored file is corrupt; the message names it and the command
+                that replaces it.
         """
         step = interval_to_seconds(interval)
         target = self.path(connector, trading_pair, interval)
         if target.exists():
-            candles = Candles.from_frame(self._read(target), step)
+            candles = self._load_file(target, step)
         else:
             finer = [
                 name
@@ -163,38 +530,231 @@ class CandleStore:
                 have = f"stored intervals: {', '.join(stored)}" if stored else "nothing is stored"
                 raise DataMissingError(
                     f"no {interval} candles for {connector} {trading_pair.upper()} in "
-                    f"{self.data_dir} ({have}). Import them with: hbbacktest data import FILE "
-                    f"--connector {connector} --pair {trading_pair.upper()} --interval {interval}"
+                    f"{self.data_dir.absolute()} ({have}). Import them with: hbbacktest data "
+                    f"import FILE --connector {connector} --pair {trading_pair.upper()} "
+                    f"--interval {interval}"
                 )
             source = finer[-1]
             source_step = interval_to_seconds(source)
             # Read whole buckets so the first resampled candle is complete.
-            lo = None if start is None else start - start % step
-            hi = None if end is None else end + step - 1
-            fine = Candles.from_frame(
-                self._read(self.path(connector, trading_pair, source)), source_step
-            )
-            if lo is not None or hi is not None:
-                fine = fine.between(
-                    lo if lo is not None else -(2**62), hi if hi is not None else 2**62
-                )
-            candles = resample(fine, step)
+            lo = -_FAR if start is None else start - start % step
+            hi = _FAR if end is None else end + step - 1
+            fine = self._load_file(self.path(connector, trading_pair, source), source_step)
+            candles = resample(fine.between(lo, hi), step)
         if start is not None or end is not None:
             candles = candles.between(
-                start if start is not None else -(2**62), end if end is not None else 2**62
+                -_FAR if start is None else start, _FAR if end is None else end
             )
         return candles
 
     @staticmethod
-    def _read(path: Path) -> pd.DataFrame:
+    def _load_file(path: Path, step: int) -> Candles:
         try:
-            frame = pd.read_parquet(path)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: cannot read the stored candles: {exc}") from exc
-        columns = ["timestamp", "open", "high", "low", "close", "volume"]
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"{path}: stored file lacks column(s) {', '.join(missing)}")
-        frame = frame[columns]
-        frame["timestamp"] = frame["timestamp"].astype(np.int64)
-        return frame
+            return _read_stored(path, step)
+        except _Corrupt as exc:
+            pair, _, interval = path.stem.rpartition("_")
+            raise DataError(
+                f"{path.absolute()}: cannot read the stored candles: {exc}. Replace the file "
+                f"with: {_fix_command(path.parent.name, pair, interval)}"
+            ) from None
+
+
+def _read_stored(path: Path, step: int) -> Candles:
+    """The candles of a stored file, checked like an import; raises _Corrupt with the reason."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(path) as parquet:
+            names = parquet.schema_arrow.names
+            missing = [c for c in _STORED_COLUMNS if c not in names]
+            if missing:
+                raise _Corrupt(f"the file lacks column(s) {', '.join(missing)}")
+            table = parquet.read(columns=list(_STORED_COLUMNS))
+    except _arrow_errors() as exc:
+        raise _Corrupt(f"unreadable Parquet ({type(exc).__name__}: {exc})") from exc
+    columns = {}
+    for name in _STORED_COLUMNS:
+        column = table.column(name)
+        if column.null_count:
+            raise _Corrupt(f"column {name!r} has {column.null_count} empty values")
+        wanted = pa.int64() if name == "timestamp" else pa.float64()
+        kind = column.type
+        if name == "timestamp" and not pa.types.is_integer(kind):
+            raise _Corrupt(f"column 'timestamp' is {kind}, not integer epoch seconds")
+        if name != "timestamp" and not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+            raise _Corrupt(f"column {name!r} is {kind}, not a number")
+        try:
+            columns[name] = column.cast(wanted).to_numpy()
+        except _arrow_errors() as exc:
+            raise _Corrupt(f"column {name!r} cannot be read as {wanted}: {exc}") from exc
+    if not columns["timestamp"].shape[0]:
+        raise _Corrupt("the file holds no candles")
+    candles = Candles(
+        ts=columns["timestamp"],
+        open=columns["open"],
+        high=columns["high"],
+        low=columns["low"],
+        close=columns["close"],
+        volume=columns["volume"],
+        interval_s=step,
+    )
+    try:
+        validate_candles(
+            candles.ts,
+            candles.open,
+            candles.high,
+            candles.low,
+            candles.close,
+            candles.volume,
+            source="stored candles",
+        )
+    except DataError as exc:
+        raise _Corrupt(str(exc).removeprefix("stored candles: ")) from None
+    return candles
+
+
+def _describe(file: Path) -> StoredSeries:
+    """One :meth:`CandleStore.series` entry, from the file's metadata only."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pair, _, interval = file.stem.rpartition("_")
+    entry = StoredSeries(file.parent.name, pair, interval, None, None, 0, file)
+
+    def corrupt(problem: str) -> StoredSeries:
+        fix = _fix_command(entry.connector, pair, interval) + " (or delete the file)"
+        return StoredSeries(
+            entry.connector, pair, interval, None, None, entry.rows, file, problem, fix
+        )
+
+    try:
+        interval_to_seconds(interval)
+    except ConfigError:
+        return StoredSeries(
+            entry.connector,
+            pair,
+            interval,
+            None,
+            None,
+            0,
+            file,
+            "the file name is not <BASE-QUOTE>_<interval>.parquet",
+            "rename the file to <BASE-QUOTE>_<interval>.parquet, or move it out of the store",
+        )
+    try:
+        with pq.ParquetFile(file) as parquet:
+            meta = parquet.metadata
+            entry = StoredSeries(entry.connector, pair, interval, None, None, meta.num_rows, file)
+            schema = parquet.schema_arrow
+            missing = [c for c in _STORED_COLUMNS if c not in schema.names]
+            if missing:
+                return corrupt(f"the file lacks column(s) {', '.join(missing)}")
+            if not pa.types.is_integer(schema.field("timestamp").type):
+                return corrupt("column 'timestamp' is not integer epoch seconds")
+            if meta.num_rows == 0:
+                return corrupt("the file holds no candles")
+            bounds = _timestamp_bounds(meta)
+            if bounds is None:
+                # No statistics (another writer): read the one column, still not all of them.
+                ts = parquet.read(columns=["timestamp"]).column(0)
+                if ts.null_count:
+                    return corrupt("column 'timestamp' has empty values")
+                values = ts.to_numpy()
+                bounds = int(values.min()), int(values.max())
+    except _arrow_errors() as exc:
+        return corrupt(f"unreadable Parquet ({type(exc).__name__}: {exc})")
+    first, last = bounds
+    if first < MIN_TS_S or last >= MAX_TS_S:
+        return corrupt(
+            f"timestamps {first} … {last} are outside 1970..2100 in epoch seconds (written in "
+            "another unit?)"
+        )
+    return StoredSeries(entry.connector, pair, interval, first, last, entry.rows, file)
+
+
+def _timestamp_bounds(meta: Any) -> tuple[int, int] | None:
+    """Min and max of ``timestamp`` from row-group statistics (``pq.FileMetaData``), or None."""
+    index = next(i for i in range(meta.num_columns) if meta.schema.column(i).path == "timestamp")
+    lows, highs = [], []
+    for group in range(meta.num_row_groups):
+        stats = meta.row_group(group).column(index).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        lows.append(int(stats.min))
+        highs.append(int(stats.max))
+    if not lows:
+        return None
+    return min(lows), max(highs)
+
+
+def _merge(old: Candles, new: Candles) -> Candles:
+    """The union of two sorted series; at equal timestamps ``new`` wins."""
+    if not len(old):
+        return new
+    ts = np.concatenate([new.ts, old.ts])
+    # np.unique keeps the first occurrence of each timestamp, i.e. the new candle, and sorts.
+    _, first = np.unique(ts, return_index=True)
+
+    def union(name: str) -> np.ndarray:
+        return np.concatenate([getattr(new, name), getattr(old, name)])[first]
+
+    return Candles(
+        ts=ts[first],
+        open=union("open"),
+        high=union("high"),
+        low=union("low"),
+        close=union("close"),
+        volume=union("volume"),
+        interval_s=new.interval_s,
+    )
+
+
+def _write_atomic(target: Path, candles: Candles) -> None:
+    """Write ``target`` via a fsynced temporary and a rename; the old file survives a failure."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "timestamp": pa.array(candles.ts, type=pa.int64()),
+            **{name: pa.array(getattr(candles, name), type=pa.float64()) for name in COLUMNS},
+        }
+    )
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        # os.open with 0o666 lets the umask decide, as for any file the user creates
+        # (mkstemp's 0600 made stored files unreadable to the user's other accounts/groups).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            pq.write_table(table, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except _arrow_errors() as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise OutputError(
+            f"cannot write {target.absolute()}: {exc}; the stored file is unchanged"
+        ) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    with contextlib.suppress(OSError):
+        # Make the rename itself durable.
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+__all__ = [
+    "NAME_MAX",
+    "CandleStore",
+    "Gap",
+    "ImportReport",
+    "StoredSeries",
+    "check_trading_pair",
+]

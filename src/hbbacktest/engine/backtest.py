@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +95,12 @@ def align_features(
     from a candle opened at ``t`` with interval ``I`` is visible from ``t + I``. The result holds,
     for each bar, the latest visible row (NaN before the first). This is the only place where
     features meet bars, which is why no controller can look ahead.
+
+    ``table`` is trusted: :func:`check_features` has checked what a controller returned.
+
+    Raises:
+        InternalError: the timestamps are not strictly increasing.
+        ControllerError: a column's length differs from the timestamps'.
     """
     visible_from = np.asarray(table.ts, dtype=np.int64) + int(table.interval_s)
     if visible_from.shape[0] > 1 and np.any(np.diff(visible_from) <= 0):
@@ -111,6 +120,155 @@ def align_features(
         else:
             aligned[name] = np.where(seen, column[safe], np.nan)
     return aligned
+
+
+_EXPECTED_TABLE = (
+    "a FeatureTable(ts=candle open times in epoch seconds, interval_s=their interval in "
+    "seconds, columns={name: array of floats, one per row of ts})"
+)
+# Why a family needs each of its required columns, for the message when one is missing.
+_NEEDED_FOR = {
+    "reference_price": "the price its levels quote around",
+    "signal": "1 opens a long, -1 a short, 0 nothing",
+}
+
+
+def _bad_return(controller: ControllerBase[Any], hook: str, problem: str) -> ControllerError:
+    """A ControllerError about what ``hook`` returned, naming the file and line of its def."""
+    file, line = controller.hook_location(hook)
+    place = f" (defined at {file}:{line})" if file else ""
+    name = controller.config.controller_name
+    return ControllerError(
+        f"controller {name!r}: {hook}{place} {problem}",
+        controller_name=name,
+        file=file,
+        line=line,
+    )
+
+
+def _shown(value: object) -> str:
+    text = " ".join(repr(value).split())  # numpy's reprs span lines
+    text = text if len(text) <= 80 else text[:77] + "..."
+    return text if value is None else f"{type(value).__name__} {text}"
+
+
+def _as_floats(values: object) -> np.ndarray | None:
+    """``values`` as a float64 array, or None when they are not all numbers (or None/NaN)."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError):  # ragged nested sequences
+        return None
+    if array.dtype.kind in "biuf":
+        return array.astype(np.float64)
+    if array.dtype.kind != "O":
+        return None  # strings, bytes, datetimes, complex …
+    items = array.ravel().tolist()
+    if not all(
+        item is None or (isinstance(item, numbers.Number) and not isinstance(item, complex))
+        for item in items
+    ):
+        return None
+    try:
+        floats = [math.nan if item is None else float(item) for item in items]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return np.asarray(floats, dtype=np.float64).reshape(array.shape)
+
+
+def check_features(table: object, controller: ControllerBase[Any]) -> FeatureTable:
+    """Check what ``controller.compute_features`` returned; give it back normalised.
+
+    Normalised: ``ts`` as int64, ``interval_s`` as int, every column as float64.
+
+    Raises:
+        ControllerError: ``table`` is not a FeatureTable; ``ts`` is not a 1-D array of whole,
+            finite, strictly increasing numbers; ``interval_s`` is not a positive whole number;
+            a column is not numeric, not 1-D or not one value per row of ``ts``; or a column
+            the controller's family needs (``required_features``) is missing. The message
+            names the file and line of the ``compute_features`` def and what was expected.
+    """
+
+    def bad(problem: str) -> ControllerError:
+        return _bad_return(controller, "compute_features", problem)
+
+    if not isinstance(table, FeatureTable):
+        raise bad(f"returned {_shown(table)}; expected {_EXPECTED_TABLE}")
+    ts = _as_floats(table.ts)
+    if ts is None or ts.ndim != 1:
+        raise bad(
+            f"returned ts = {_shown(table.ts)}; expected a 1-D array of candle open times in "
+            "epoch seconds"
+        )
+    finite = np.isfinite(ts)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise bad(
+            f"returned ts with {ts[row]} at row {row}; expected candle open times in epoch "
+            "seconds (whole, finite numbers)"
+        )
+    whole = ts.astype(np.int64)
+    if not np.array_equal(whole, ts):
+        row = int(np.argmax(whole != ts))
+        raise bad(
+            f"returned ts with {ts[row]} at row {row}; expected candle open times in whole "
+            "epoch seconds"
+        )
+    steps = np.diff(whole)
+    if steps.shape[0] and (steps <= 0).any():
+        row = int(np.argmax(steps <= 0)) + 1
+        what = "a duplicate" if steps[row - 1] == 0 else "an unsorted"
+        raise bad(
+            f"returned {what} timestamp: ts[{row}] = {whole[row]} after ts[{row - 1}] = "
+            f"{whole[row - 1]}; expected candle open times sorted ascending, without duplicates"
+        )
+    interval = table.interval_s
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float | np.integer | np.floating)
+        or not (math.isfinite(interval) and interval > 0 and int(interval) == interval)
+    ):
+        raise bad(
+            f"returned interval_s = {interval!r}; expected the interval of the candles the "
+            "rows come from, in seconds (a positive whole number)"
+        )
+    if not isinstance(table.columns, Mapping):
+        raise bad(
+            f"returned columns = {_shown(table.columns)}; expected a dict of feature name → array"
+        )
+    columns: dict[str, np.ndarray] = {}
+    for name, values in table.columns.items():
+        if not isinstance(name, str):
+            raise bad(f"returned a column named {name!r}; expected names that are str")
+        column = _as_floats(values)
+        if column is None:
+            raise bad(
+                f"returned column {name!r} = {_shown(values)}, which is not numeric; expected "
+                "numbers (floats; NaN where a value is not available yet)"
+            )
+        if column.ndim != 1 or column.shape[0] != whole.shape[0]:
+            size = column.shape[0] if column.ndim == 1 else f"shape {column.shape}"
+            raise bad(
+                f"returned column {name!r} with {size} values for {whole.shape[0]} timestamps; "
+                "expected a 1-D array with one value per row of ts"
+            )
+        columns[name] = column
+    for required in controller.required_features:
+        if required not in columns:
+            given = ", ".join(repr(c) for c in columns) or "none"
+            why = _NEEDED_FOR.get(required, "its family's decision rules read it")
+            raise bad(
+                f"returned no {required!r} column (columns: {given}); expected one, as this "
+                f"controller's family needs it ({why})"
+            )
+    return FeatureTable(whole, int(interval), columns)
+
+
+def _checked_levels(controller: ControllerBase[Any], levels: object) -> list[Level]:
+    if not isinstance(levels, list | tuple) or not all(isinstance(x, Level) for x in levels):
+        raise _bad_return(
+            controller, "levels", f"returned {_shown(levels)}; expected a list of Level"
+        )
+    return list(levels)
 
 
 def _barrier_params(
@@ -145,12 +303,29 @@ def _refresh_s(level: Level, config: MarketMakingControllerConfigBase) -> float:
 
 
 def _dca_arrays(controller: ControllerBase[Any]) -> tuple[np.ndarray, np.ndarray]:
-    offsets, weights = controller.dca_levels()
-    offsets_arr = np.asarray(offsets, dtype=np.float64)
-    weights_arr = np.asarray(weights, dtype=np.float64)
-    if offsets_arr.shape != weights_arr.shape or offsets_arr.ndim != 1:
-        raise InternalError("dca_levels() must return two lists of the same length")
-    return offsets_arr, weights_arr
+    pair = controller.dca_levels()
+    offsets = weights = None
+    if isinstance(pair, tuple | list) and len(pair) == 2:
+        offsets, weights = _as_floats(pair[0]), _as_floats(pair[1])
+    if (
+        offsets is None
+        or weights is None
+        or offsets.shape != weights.shape
+        or offsets.ndim != 1
+        or not (np.isfinite(offsets).all() and np.isfinite(weights).all())
+    ):
+        raise _bad_return(
+            controller,
+            "dca_levels",
+            f"returned {_shown(pair)}; expected two lists of numbers of the same length "
+            "(offsets from the executor's price, amount weights)",
+        )
+    return offsets, weights
+
+
+def _column_or_ones(features: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
+    column = features.get(name)
+    return np.ones(n) if column is None else column
 
 
 def _ones_or(features: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
@@ -161,29 +336,39 @@ def _ones_or(features: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
     return np.where(np.isnan(column), 1.0, column)
 
 
-def _features(controller: ControllerBase[Any], market: MarketData) -> FeatureTable:
-    return call_controller(
-        lambda: controller.compute_features(market),
-        controller_name=controller.config.controller_name,
-        during="compute_features",
-    )
-
-
 def run_controller(
     controller: ControllerBase[Any], market: MarketData, params: EngineParams
 ) -> RawRun:
     """Simulate ``controller`` over ``market.bars`` from ``market.start`` to the last bar.
 
+    ``compute_features`` and, for a bar-by-bar controller, the whole bar loop each run under
+    ``controller.time_limit_s`` (armed once per phase: nothing is added per bar).
+
     Raises:
-        ControllerError: when the controller's own code fails.
+        ControllerError: the controller's own code failed (any exception, ``SystemExit``
+            included), ran out of time, or returned something unusable; the message names the
+            file and line.
+        InternalError: hbbacktest's own code failed (a bug).
     """
     bars = market.bars
     start_row = int(np.searchsorted(bars.ts, market.start, side="left"))
-    table = _features(controller, market)
-    features = align_features(table, bars.ts, bars.interval_s)
+    name = controller.config.controller_name
+    table = call_controller(
+        lambda: controller.compute_features(market),
+        controller_name=name,
+        during="compute_features",
+        time_limit_s=controller.time_limit_s,
+    )
+    features = align_features(check_features(table, controller), bars.ts, bars.interval_s)
     if isinstance(controller, StepControllerBase):
-        matrix, levels = run_step_controller(
-            controller, bars, start_row, features, params.fill_model, params.trade_cost
+        step = controller
+        matrix, levels = call_controller(
+            lambda: run_step_controller(
+                step, bars, start_row, features, params.fill_model, params.trade_cost
+            ),
+            controller_name=name,
+            during="the bar loop",
+            time_limit_s=controller.time_limit_s,
         )
         records = to_records(matrix)
         return RawRun(
@@ -217,7 +402,7 @@ def run_controller(
             features=features,
         )  # fmt: skip
     if isinstance(controller, MarketMakingControllerBase):
-        levels = controller.levels()
+        levels = _checked_levels(controller, controller.levels())
         matrix = nb.market_making_nb(
             bars.ts,
             bars.open,
@@ -226,7 +411,7 @@ def run_controller(
             bars.close,
             start_row,
             features["reference_price"],
-            features["spread_multiplier"],
+            _column_or_ones(features, "spread_multiplier", bars.ts.shape[0]),
             np.array([float(level.side) for level in levels]),
             np.array([level.spread for level in levels]),
             np.array([level.amount_quote for level in levels]),
@@ -252,11 +437,6 @@ def run_controller(
     elif isinstance(controller, DirectionalTradingControllerBase):
         config = controller.config
         levels = [Level("long", TradeType.BUY, 0.0), Level("short", TradeType.SELL, 0.0)]
-        if "signal" not in features:
-            raise ControllerError(
-                f"controller {config.controller_name!r} returned no 'signal' feature",
-                controller_name=config.controller_name,
-            )
         matrix = nb.directional_nb(
             bars.ts,
             bars.open,
@@ -309,8 +489,9 @@ def _dca_orders(
     direction = np.where(records["side"] == TradeType.BUY, -1.0, 1.0)[:, None]
     if isinstance(controller, MarketMakingControllerBase):
         spread = np.array([level.spread for level in levels])[records["level"]]
+        multiplier = _column_or_ones(features, "spread_multiplier", close.shape[0])
         price = features["reference_price"][rows] * (
-            1.0 + direction[:, 0] * spread * features["spread_multiplier"][rows]
+            1.0 + direction[:, 0] * spread * multiplier[rows]
         )
         amount_quote = np.array([level.amount_quote for level in levels])[records["level"]]
         amount_base = np.array([level.amount_base for level in levels])[records["level"]]

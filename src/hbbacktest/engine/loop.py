@@ -11,7 +11,7 @@ bar T never depends on anything after T.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from hbbacktest.controllers.actions import (
     ExecutorSpec,
     ExecutorState,
     GridSpec,
+    OrderSpec,
     PositionSpec,
     StopExecutor,
 )
@@ -312,7 +313,7 @@ class StepLoop:
                         sign, fill_price, amount, fee, touch, price, keep=False
                     )
                     state.net_pnl_quote = net
-                    state.net_pnl_pct = net / (amount * fill_price)
+                    state.net_pnl_pct = _pnl_pct(net, amount, fill_price)
                     state.cum_fees_quote = fees
                     state.filled_amount_quote = volume
                     state.custom_info["current_position_average_price"] = fill_price
@@ -343,8 +344,22 @@ class StepLoop:
             self.session.row = row
             self._update(row)
             actions = self._call(lambda: self.controller.on_bar(self.session), "on_bar")
-            for action in actions or ():
+            if actions is None:
+                continue
+            if type(actions) is not list and (
+                not isinstance(actions, Iterable) or isinstance(actions, str | bytes | Mapping)
+            ):
+                raise self._bad_return(
+                    f"returned {_shown(actions)} at bar {row}; expected a list of "
+                    "CreateExecutor and StopExecutor actions"
+                )
+            for action in actions:
                 if isinstance(action, CreateExecutor):
+                    if not isinstance(action.spec, _SPECS):
+                        raise self._bad_return(
+                            f"returned CreateExecutor(spec={_shown(action.spec)}) at bar {row}; "
+                            "expected a PositionSpec, DCASpec, GridSpec or OrderSpec"
+                        )
                     self._create(action, row, serial)
                     serial += 1
                     live = self.all[-1]
@@ -358,17 +373,37 @@ class StepLoop:
                 elif isinstance(action, StopExecutor):
                     self._stop(action, row)
                 else:
-                    raise ControllerError(
-                        f"controller {self.controller.config.controller_name!r} returned "
-                        f"{type(action).__name__} at bar {row}; expected CreateExecutor or StopExecutor"
+                    raise self._bad_return(
+                        f"returned {_shown(action)} in its list at bar {row}; expected "
+                        "CreateExecutor or StopExecutor actions"
                     )
         matrix = np.array([live.rec for live in self.all]).reshape(-1, N_FIELDS)
         return matrix, levels
 
     def _call(self, fn: Any, what: str) -> Any:
+        # Only catches and sorts errors: the time limit is armed once for the whole loop.
         return call_controller(
             fn, controller_name=self.controller.config.controller_name, during=what
         )
+
+    def _bad_return(self, problem: str) -> ControllerError:
+        file, line = self.controller.hook_location("on_bar")
+        place = f" (defined at {file}:{line})" if file else ""
+        name = self.controller.config.controller_name
+        return ControllerError(
+            f"controller {name!r}: on_bar{place} {problem}",
+            controller_name=name,
+            file=file,
+            line=line,
+        )
+
+
+_SPECS = (PositionSpec, DCASpec, GridSpec, OrderSpec)
+
+
+def _shown(value: object) -> str:
+    text = " ".join(repr(value).split())  # numpy's reprs span lines
+    return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
 
 
 def _finite(value: float, default: float) -> float:
@@ -406,9 +441,15 @@ def _force_close_position(
         rec[CLOSE_TYPE] = float(CloseType.EARLY_STOP)
     rec[EXIT_PRICE] = exit_price
     rec[NET_PNL_QUOTE] = net
-    rec[NET_PNL_PCT] = net / (amount * fill_price)
+    rec[NET_PNL_PCT] = _pnl_pct(net, amount, fill_price)
     rec[CUM_FEES_QUOTE] = fees
     rec[FILLED_AMOUNT_QUOTE] = volume
+
+
+def _pnl_pct(net: float, amount: float, fill_price: float) -> float:
+    """Net PnL over the entry notional; a zero-size (or zero-priced) position has 0 %."""
+    entry_quote = amount * fill_price
+    return net / entry_quote if entry_quote != 0.0 else 0.0
 
 
 def _position_close(

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from hbbacktest.compat.loader import discover
 from hbbacktest.config.controller import ControllerConfigBase, config_warnings
+from hbbacktest.config.limits import check_data_size
+from hbbacktest.config.loading import read_config_file
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.config.settings import Settings
 from hbbacktest.config.validation import describe_validation_error
 from hbbacktest.controllers.base import MarketData, candles_feed
-from hbbacktest.controllers.registry import (
-    BUILTIN_CONTROLLERS,
-    ControllerRegistry,
-    default_registry,
-)
+from hbbacktest.controllers.registry import ControllerRegistry
 from hbbacktest.core.enums import FillModel
 from hbbacktest.core.errors import ConfigError, DataMissingError
 from hbbacktest.core.time import format_time, interval_to_seconds
@@ -30,6 +25,7 @@ from hbbacktest.data.sources.demo import DEMO_CONNECTOR, DEMO_END, DEMO_START, d
 from hbbacktest.data.store import CandleStore
 from hbbacktest.engine.backtest import EngineParams, run_controller
 from hbbacktest.metrics.result import BacktestResult, build_result
+from hbbacktest.service.controllers import build_registry
 
 
 def load_controller_config(
@@ -49,21 +45,15 @@ def load_controller_config(
         ConfigError: the file cannot be read or parsed, or the config is invalid (every bad
             field is named with its value and what was expected).
     """
-    registry = registry or default_registry()
+    registry = registry or build_registry(Settings.from_env())
     if isinstance(source, Mapping):
+        try:
+            check_data_size(source, source="controller config")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         return registry.load_config(source)
-    path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}"
-        ) from None
-    return registry.load_config(data, source=str(path))
+    data = read_config_file(source)
+    return registry.load_config(data, source=str(Path(source)))
 
 
 def request_from_dict(
@@ -74,7 +64,7 @@ def request_from_dict(
     Raises:
         ConfigError: naming every invalid field of the request or of its config.
     """
-    registry = registry or default_registry()
+    registry = registry or build_registry(Settings.from_env())
     try:
         return BacktestRequest.model_validate(
             data, context={"load_config": lambda raw: registry.load_config(raw, source="config")}
@@ -201,28 +191,6 @@ def run_backtest(
     late = [note for note in controller.warnings() if note not in warnings]
     return build_result(
         request, raw, warnings=warnings + late, data_source=source.describe(config.connector_name)
-    )
-
-
-def build_registry(settings: Settings | None = None) -> ControllerRegistry:
-    """The built-in controllers plus those in ``settings.controllers_dirs``.
-
-    User controllers override built-ins of the same name. Files that fail to load are kept as
-    ``broken`` (their error is raised when a config names them), so one bad file does not stop
-    the others.
-
-    Raises:
-        ControllerError: a configured directory does not exist.
-    """
-    settings = settings or Settings.from_env()
-    if not settings.controllers_dirs:
-        return default_registry()
-    loaded, broken = discover(settings.controllers_dirs)
-    return ControllerRegistry(
-        [*BUILTIN_CONTROLLERS, *(item.controller for item in loaded)],
-        broken={item.name: item.message for item in broken},
-        sources={item.name: str(item.path) for item in loaded}
-        | {item.name: str(item.path) for item in broken},
     )
 
 

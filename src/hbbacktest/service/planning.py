@@ -19,7 +19,8 @@ from hbbacktest.core.errors import ConfigError, did_you_mean
 from hbbacktest.core.time import interval_to_seconds, parse_time
 from hbbacktest.data.sources.demo import DEMO_CONNECTOR
 from hbbacktest.data.store import CandleStore
-from hbbacktest.service.backtest import available_window, build_registry, load_controller_config
+from hbbacktest.service.backtest import available_window, load_controller_config
+from hbbacktest.service.controllers import build_registry
 from hbbacktest.service.defaults import DEFAULT_CONFIG, DEFAULT_END, DEFAULT_START
 
 FILL_MODELS = ("hummingbot", "touch")

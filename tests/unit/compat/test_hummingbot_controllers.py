@@ -17,7 +17,7 @@ import pytest
 from hbbacktest.compat.loader import discover
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.config.settings import Settings
-from hbbacktest.core.errors import ControllerError
+from hbbacktest.core.errors import ConfigError, ControllerError
 from hbbacktest.metrics.result import BacktestResult
 from hbbacktest.service import build_registry, run_backtest
 
@@ -136,11 +136,15 @@ def test_unknown_controller_lists_the_available_ones(settings: Settings) -> None
         registry.get("pmm_simple_hbx")
 
 
-def test_broken_files_are_reported_and_others_still_load() -> None:
-    loaded, broken = discover([BROKEN_DIR, HB_DIR])
-    assert {item.name for item in loaded} >= {"pmm_simple_hb", "raises_in_logic"}
-    messages = {item.name: item.message for item in broken}
+def test_broken_files_are_reported_and_others_still_load(tmp_path: Path) -> None:
+    found = discover([BROKEN_DIR, HB_DIR])
+    assert {item.name for item in found} >= {"pmm_simple_hb", "raises_in_logic", "import_fails"}
+    registry = build_registry(Settings(data_dir=tmp_path, controllers_dirs=(BROKEN_DIR, HB_DIR)))
+    loaded = {name for _, name in registry.describe()}
+    assert loaded >= {"pmm_simple_hb", "raises_in_logic", "pmm_simple"}
+    messages = registry.broken
     assert set(messages) == {"import_fails", "no_config", "unknown_import"}
+    assert not loaded & set(messages)
     assert "import_fails.py:5" in messages["import_fails"]
     assert "RuntimeError: boom at import" in messages["import_fails"]
     assert "no controller config class" in messages["no_config"]
@@ -165,9 +169,14 @@ def test_an_exception_in_controller_logic_names_file_and_line(tmp_path: Path) ->
     assert _run(settings, {**BASE, **MM, "controller_name": "pmm_simple"}).records.shape[0] > 0
 
 
-def test_missing_controllers_dir_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ControllerError, match="does not exist"):
+def test_missing_controllers_dir_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist") as info:
         build_registry(Settings(data_dir=tmp_path, controllers_dirs=(tmp_path / "nope",)))
+    assert info.value.exit_code == 2
+    assert "HBBACKTEST_CONTROLLERS_DIR" in str(info.value)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="is not a directory"):
+        build_registry(Settings(data_dir=tmp_path, controllers_dirs=(tmp_path / "file",)))
 
 
 def test_an_exception_in_native_compute_features_names_file_and_line(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_start_not_before_end_is_rejected(end: Any) -> None:
 @pytest.mark.parametrize(
     "fields, expected",
     [
-        ({"start": "yesterday"}, "start = 'yesterday': time: cannot read 'yesterday'"),
+        ({"start": "yesterday"}, "start = 'yesterday': start: cannot read 'yesterday'"),
         ({"backtesting_resolution": "2q"}, "backtesting_resolution = '2q': invalid interval"),
         ({"trade_cost": 0.5}, "trade_cost = 0.5: Input should be less than 0.1"),
         ({"trade_cost": -0.001}, "trade_cost = -0.001: Input should be greater than or equal to 0"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -78,6 +81,23 @@ def test_gaps() -> None:
     assert make([0, 60, 120]).gaps() == (0, 0)
     assert make([0, 180, 240, 540]).gaps() == (2, 6)
     assert make([0]).gaps() == (0, 0)
+
+
+def test_largest_gap() -> None:
+    assert make([0, 60, 120]).largest_gap() is None
+    assert make([0]).largest_gap() is None
+    assert make([0, 180, 240, 540]).largest_gap() == (240, 4)
+    assert make([0, 180, 240, 420]).largest_gap() == (0, 2)  # ties: the first
+
+
+def test_to_frame_imports_pandas_lazily() -> None:
+    code = (
+        "import sys\n"
+        "import hbbacktest.data.candles, hbbacktest.data.convert, hbbacktest.data.store\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_describe_range() -> None:

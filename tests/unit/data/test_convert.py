@@ -9,8 +9,17 @@ import pandas as pd
 import pytest
 
 from hbbacktest.core.errors import DataError
+from hbbacktest.core.time import EPOCH_UNITS, epoch_unit
 from hbbacktest.data.candles import Candles
-from hbbacktest.data.convert import infer_interval_s, normalize_frame, resample
+from hbbacktest.data.convert import (
+    check_interval,
+    epoch_units,
+    infer_interval_s,
+    interval_name,
+    normalize_frame,
+    resample,
+    validate_frame,
+)
 
 JAN_1 = 1_704_067_200
 
@@ -59,10 +68,106 @@ def test_timestamp_forms(ts: Any) -> None:
     assert frame["close"].tolist() == [11.0, 12.0, 12.5]
 
 
-def test_milliseconds_are_detected_even_for_small_epochs() -> None:
-    # 10_000_000_000 s is the year 2286: anything above is milliseconds
-    frame = normalize_frame(raw([10_000_000_000, 10_000_060_000, 10_000_120_000]))
-    assert frame["timestamp"].tolist() == [10_000_000, 10_000_060, 10_000_120]
+@pytest.mark.parametrize("factor", [1_000_000, 1_000_000_000], ids=["us", "ns"])
+def test_micro_and_nanoseconds_are_detected(factor: int) -> None:
+    # epoch µs were once taken as seconds: merged into the store, then format_time overflowed
+    frame = normalize_frame(raw([t * factor for t in EXPECTED_TS]))
+    assert frame["timestamp"].tolist() == EXPECTED_TS
+
+
+def test_nanoseconds_keep_full_precision() -> None:
+    # float64 cannot hold epoch ns exactly; integer division must be used
+    ns = [t * 1_000_000_000 + 999_999_999 for t in EXPECTED_TS]
+    assert normalize_frame(raw(ns))["timestamp"].tolist() == EXPECTED_TS
+
+
+def test_fractional_milliseconds_are_floored() -> None:
+    ms = [t * 1000 + 999.5 for t in EXPECTED_TS]
+    assert normalize_frame(raw(ms))["timestamp"].tolist() == EXPECTED_TS
+
+
+def test_epoch_units_of_floats() -> None:
+    values = np.array(
+        [0, 4_102_444_799, 4_102_444_800, 1e11, JAN_1 * 1e6, JAN_1 * 1e9, -1, 4.2e18, np.inf]
+    )
+    assert epoch_units(values).tolist() == [0, 0, -1, 1, 2, 3, -1, -1, -1]
+
+
+def test_epoch_units_of_integers_agree_with_core_time() -> None:
+    values = [0, 4_102_444_799, 4_102_444_800, 10**11 - 1, 10**11, JAN_1 * 10**9, 2**63 - 1]
+    expected = [
+        -1 if unit is None else [u[0] for u in EPOCH_UNITS].index(unit[0])
+        for unit in map(epoch_unit, values)
+    ]
+    assert epoch_units(np.array(values, dtype=np.int64)).tolist() == expected
+    assert expected == [0, 0, -1, -1, 1, 3, -1]
+
+
+def test_mixed_time_units_name_the_column_rows_and_units() -> None:
+    ts = [JAN_1 * 1000, JAN_1 + 60, (JAN_1 + 120) * 1000]
+    message = data_error(raw(ts))
+    assert message.startswith("prices.csv: column 'timestamp' has mixed time units")
+    assert "1 in s, 2 in ms; most are epoch ms" in message
+    assert "accepted: epoch seconds, milliseconds, microseconds or nanoseconds" in message
+    assert message.endswith("at row 1 (1704067260)")
+
+
+@pytest.mark.parametrize(
+    "bad", [-60, 5_000_000_000_000_000_000, 1e30], ids=["negative", "beyond-ns", "huge-float"]
+)
+def test_times_fitting_no_unit(bad: float) -> None:
+    message = data_error(raw([JAN_1, JAN_1 + 60, bad]))
+    assert message.startswith("prices.csv: column 'timestamp' has values that fit no time unit")
+    assert "between 1970-01-01 and 2100-01-01 UTC" in message
+    assert "at row 2 (" in message
+
+
+def test_uint64_beyond_int64_fits_no_unit() -> None:
+    ts = pd.Series([JAN_1, JAN_1 + 60, 2**64 - 1], dtype=np.uint64)
+    assert "fit no time unit" in data_error(raw(ts))
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        ["1900-01-01", "1900-01-01 00:01", "1900-01-01 00:02"],
+        pd.to_datetime(["2150-01-01 00:00", "2150-01-01 00:01", "2150-01-01 00:02"]),
+    ],
+    ids=["strings", "datetimes"],
+)
+def test_dates_outside_1970_2100(ts: Any) -> None:
+    message = data_error(raw(ts))
+    assert message.startswith("prices.csv: column 'timestamp' has dates outside 1970..2100")
+    assert "row 0" in message
+
+
+def test_duplicate_columns_after_case_folding() -> None:
+    frame = raw(EXPECTED_TS)
+    frame["OPEN"] = frame["open"]
+    message = data_error(frame)
+    assert message == (
+        "prices.csv: column(s) 'open' appear more than once (names are compared "
+        "case-insensitively); keep one of each"
+    )
+
+
+def test_validate_frame_reports_implausible_times_without_crashing() -> None:
+    # a stored file written in µs: the message shows the raw number, format_time never sees it
+    frame = normalize_frame(raw(EXPECTED_TS))
+    frame["timestamp"] = frame["timestamp"] * 1_000_000
+    with pytest.raises(DataError) as info:
+        validate_frame(frame, source="stored")
+    assert str(info.value).startswith(
+        "stored: timestamps outside 1970-01-01..2100-01-01 (epoch seconds expected) at row 0 "
+        "(1704067200000000)"
+    )
+
+
+def test_milliseconds_are_detected_from_1973() -> None:
+    # 100_000_000_000 ms is 1973-03-03; below that (down to 2100 in seconds) no unit fits
+    frame = normalize_frame(raw([100_000_000_000, 100_000_060_000, 100_000_120_000]))
+    assert frame["timestamp"].tolist() == [100_000_000, 100_000_060, 100_000_120]
+    assert "fit no time unit" in data_error(raw([10_000_000_000, 10_000_060_000, 10_000_120_000]))
 
 
 @pytest.mark.parametrize(
@@ -212,6 +317,41 @@ def test_missing_datetime_is_named() -> None:
 def test_infer_interval() -> None:
     assert infer_interval_s(np.array([0, 60, 120, 300, 360])) == 60
     assert infer_interval_s(np.array([0])) is None
+    assert infer_interval_s(np.array([0, 60, 180])) == 60  # a tie goes to the smallest
+
+
+@pytest.mark.parametrize(
+    "seconds, name",
+    [(60, "1m"), (300, "5m"), (3600, "1h"), (7200, "2h"), (86400, "1d"), (604800, "1w"),
+     (90, "90s"), (1, "1s"), (5400, "90m")],
+)  # fmt: skip
+def test_interval_name(seconds: int, name: str) -> None:
+    assert interval_name(seconds) == name
+
+
+def test_check_interval_accepts_matching_candles() -> None:
+    check_interval(np.array([JAN_1, JAN_1 + 300, JAN_1 + 900]), "5m", 300, source="f")
+    check_interval(np.array([JAN_1, JAN_1 + 600]), "5m", 300, source="f")  # 2 rows: no spacing
+
+
+def test_check_interval_wrong_spacing() -> None:
+    ts = JAN_1 + 900 * np.arange(5)
+    with pytest.raises(DataError) as info:
+        check_interval(ts, "5m", 300, source="f.csv")
+    assert str(info.value) == (
+        "f.csv: --interval is 5m but the candles are 15m apart (most common spacing); "
+        "use --interval 15m"
+    )
+
+
+def test_check_interval_misaligned_without_a_better_interval() -> None:
+    ts = JAN_1 + 30 + 60 * np.arange(4)  # 1m apart but opening at :30
+    with pytest.raises(DataError) as info:
+        check_interval(ts, "1m", 60, source="f.csv")
+    assert str(info.value) == (
+        "f.csv: 4 timestamps are not multiples of 1m (first 2024-01-01 00:00:30); "
+        "is --interval right?"
+    )
 
 
 # --- resample ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from hbbacktest.config.controller import ControllerConfigBase, TripleBarrierConf
 from hbbacktest.controllers.actions import Action, CreateExecutor, PositionSpec, StopExecutor
 from hbbacktest.controllers.base import MarketData, StepControllerBase, StepSession
 from hbbacktest.core.enums import CloseType, FillModel, OrderType, TradeType
+from hbbacktest.core.errors import ControllerError
 from hbbacktest.data.candles import Candles
 from hbbacktest.engine.backtest import EngineParams, run_controller
 
@@ -77,3 +79,112 @@ def test_stop_closes_or_hands_over_the_position(
     assert controller.seen[1] == [(True, True, pytest.approx(mark))]
     # after the stop it is shown ended (within the retention window)
     assert controller.seen[4] == [(False, False, pytest.approx(net))]
+
+
+def _run(controller: StepControllerBase[Any]) -> Any:
+    bars = _bars()
+    return run_controller(
+        controller,
+        MarketData(bars=bars, feeds={}, start=int(bars.ts[0])),
+        EngineParams(fill_model=FillModel.HUMMINGBOT, trade_cost=0.001),
+    )
+
+
+def _config() -> ControllerConfigBase:
+    return ControllerConfigBase(controller_name="t", trading_pair="BTC-USDT")
+
+
+def test_a_zero_size_position_has_zero_pnl_pct() -> None:
+    """Marking or stopping a position of amount 0 divided by zero."""
+
+    class _ZeroThenStop(_BuyThenStop):
+        def on_bar(self, session: StepSession) -> list[Action]:
+            if session.row == 0:
+                barrier = TripleBarrierConfig(open_order_type=OrderType.MARKET)
+                spec = PositionSpec(TradeType.BUY, session.close, 0.0, barrier, level_id="x")
+                return [CreateExecutor(spec, executor_id="a")]
+            return super().on_bar(session)
+
+    controller = _ZeroThenStop(_config())
+    controller.seen = []
+    (rec,) = _run(controller).records
+    assert rec["close_row"] == 3
+    assert rec["net_pnl_pct"] == 0.0
+    assert rec["net_pnl_quote"] == 0.0
+    assert controller.seen[1] == [(True, True, 0.0)]
+
+
+class _Returns(StepControllerBase[Any]):
+    """on_bar returns whatever ``value`` is."""
+
+    value: Any = None
+
+    def on_bar(self, session: StepSession) -> Any:
+        return self.value
+
+
+ON_BAR_LINE = _Returns.on_bar.__code__.co_firstlineno
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (5, "returned int 5 at bar 0; expected a list of CreateExecutor and StopExecutor"),
+        ("buy", "returned str 'buy' at bar 0; expected a list"),
+        (
+            ["buy"],
+            "returned str 'buy' in its list at bar 0; expected CreateExecutor or StopExecutor",
+        ),
+        (
+            [CreateExecutor("spec")],
+            "returned CreateExecutor(spec=str 'spec') at bar 0; expected a PositionSpec",
+        ),  # type: ignore[arg-type]
+    ],
+)
+def test_what_on_bar_returns_is_checked(value: Any, fragment: str) -> None:
+    controller = _Returns(_config())
+    controller.value = value
+    with pytest.raises(ControllerError) as info:
+        _run(controller)
+    assert info.value.exit_code == 4
+    assert (info.value.file, info.value.line) == (__file__, ON_BAR_LINE)
+    assert f"controller 't': on_bar (defined at {__file__}:{ON_BAR_LINE}) {fragment}" in str(
+        info.value
+    )
+
+
+def test_none_and_generators_are_fine() -> None:
+    controller = _Returns(_config())
+    assert _run(controller).records.shape[0] == 0
+    controller.value = iter(())
+    assert _run(controller).records.shape[0] == 0
+
+
+class _Exits(StepControllerBase[Any]):
+    def on_bar(self, session: StepSession) -> list[Action]:
+        sys.exit(0)
+
+
+class _Spins(StepControllerBase[Any]):
+    def on_bar(self, session: StepSession) -> list[Action]:
+        while True:
+            pass
+
+
+def test_sys_exit_in_on_bar_is_a_controller_error() -> None:
+    with pytest.raises(ControllerError) as info:
+        _run(_Exits(_config()))
+    line = _Exits.on_bar.__code__.co_firstlineno + 1
+    assert (info.value.file, info.value.line) == (__file__, line)
+    assert f"controller 't' failed in on_bar at {__file__}:{line}: SystemExit(0)" in str(info.value)
+
+
+def test_the_bar_loop_runs_under_the_controllers_time_limit() -> None:
+    controller = _Spins(_config())
+    controller.time_limit_s = 0.3
+    with pytest.raises(ControllerError) as info:
+        _run(controller)
+    assert info.value.exit_code == 4
+    assert info.value.file == __file__
+    assert "controller 't' took longer than 0.3 s in the bar loop (at " in str(info.value)
+    assert "raise HBBACKTEST_CONTROLLER_TIMEOUT if it really needs longer" in str(info.value)
