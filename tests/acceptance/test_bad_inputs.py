@@ -33,6 +33,14 @@ DEMO = textwrap.dedent(
 )
 DAY = ["--start", "2024-01-08", "--end", "2024-01-08T06:00:00"]
 T0 = 1_704_067_200  # 2024-01-01
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+HOSTILE = str(FIXTURES / "hostile_controllers")
+FAST_TIMEOUT = {"HBBACKTEST_CONTROLLER_TIMEOUT": "1"}
+
+
+def plugin(name: str, mode: str = "ok") -> str:
+    """A demo config for one of the hostile fixture controllers, misbehaving as ``mode`` says."""
+    return demo(f"controller_name: {name}\nmode: {mode}")
 
 
 def demo(extra: str) -> str:
@@ -57,6 +65,57 @@ def candles_csv(
         }
     ).to_csv(path, index=False)
     return path
+
+
+def stored(tmp: Path) -> Path:
+    return tmp / "data" / "candles" / "binance" / "BTC-USDT_1m.parquet"
+
+
+def import_ok(tmp: Path) -> None:
+    from hbbacktest.cli.main import app
+
+    csv = candles_csv(tmp / "good.csv")
+    args = ["data", "import", str(csv), "--connector", "binance", "--pair", "BTC-USDT"]
+    result = CliRunner().invoke(app, [*args, "--interval", "1m"])
+    assert result.exit_code == 0, result.output
+
+
+def corrupt_store(tmp: Path) -> None:
+    import_ok(tmp)
+    stored(tmp).write_bytes(stored(tmp).read_bytes()[:100])
+    (tmp / "before.bin").write_bytes(stored(tmp).read_bytes())
+    (tmp / "good.csv").rename(tmp / "fresh.csv")
+
+
+def store_unchanged(tmp: Path) -> None:
+    assert stored(tmp).read_bytes() == (tmp / "before.bin").read_bytes()
+    assert not [p.name for p in stored(tmp).parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def import_microseconds(tmp: Path) -> None:
+    csv = candles_csv(tmp / "us.csv", scale=1_000_000)
+    args = ["data", "import", str(csv), "--connector", "binance", "--pair", "BTC-USDT"]
+    result = CliRunner().invoke(app, [*args, "--interval", "1m"])
+    assert result.exit_code == 0, result.output
+
+
+def write_csv(name: str, **kwargs: int) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        candles_csv(tmp / name, **kwargs)
+
+    return setup
+
+
+def user_pmm_simple_broken(tmp: Path) -> None:
+    folder = tmp / "mine" / "market_making"
+    folder.mkdir(parents=True)
+    (folder / "pmm_simple.py").write_text("raise RuntimeError('my bug')\n")
+
+
+def user_dir_with_hang(tmp: Path) -> None:
+    folder = tmp / "mine" / "market_making"
+    folder.mkdir(parents=True)
+    (folder / "spins.py").write_text("while True:\n    pass\n")
 
 
 @dataclass
@@ -187,7 +246,7 @@ CASES: list[Case] = [
         "100,000 levels",
         ["run", "{cfg}", *DAY],
         2,
-        ("buy_spreads", "at most 1000"),
+        ("holds more than 100,000 values",),
         demo("buy_spreads: [" + ", ".join(["0.01"] * 100_000) + "]"),
     ),
     Case(
@@ -261,7 +320,7 @@ CASES: list[Case] = [
         "YAML alias bomb",
         ["run", "{cfg}", *DAY],
         2,
-        ("once YAML aliases are expanded",),
+        ("each use of a YAML alias counted",),
         DEMO
         + "junk: &a0 [x, x, x, x, x, x, x, x, x]\n"
         + "".join(f"junk{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)),
@@ -356,6 +415,350 @@ CASES: list[Case] = [
     ),
     Case(
         "output disk full", ["run", "{cfg}", *DAY, "--output", "/dev/full"], 5, ("/dev/full",), DEMO
+    ),
+    # --- controller code (user plug-ins; tests/fixtures/hostile_controllers) -----------------
+    Case(
+        "compute_features returns None",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        (
+            "controller 'bad_features_mm'",
+            "bad_features_mm.py:",
+            "returned None; expected a FeatureTable(",
+        ),
+        plugin("bad_features_mm", "none"),
+    ),
+    Case(
+        "no reference_price",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("returned no 'reference_price' column",),
+        plugin("bad_features_mm", "no_reference_price"),
+    ),
+    Case(
+        "column of strings",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("not numeric; expected numbers",),
+        plugin("bad_features_mm", "strings"),
+    ),
+    Case(
+        "column of wrong length",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("expected a 1-D array with one value per row of ts",),
+        plugin("bad_features_mm", "wrong_length"),
+    ),
+    Case(
+        "unsorted feature timestamps",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("returned an unsorted timestamp",),
+        plugin("bad_features_mm", "unsorted"),
+    ),
+    Case(
+        "duplicate feature timestamps",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("returned a duplicate timestamp",),
+        plugin("bad_features_mm", "duplicate"),
+    ),
+    Case(
+        "sys.exit in compute_features",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("failed in compute_features", "SystemExit(0)", "cannot end a backtest"),
+        plugin("bad_features_mm", "exit"),
+    ),
+    Case(
+        "sys.exit in candles_configs",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("failed in candles_configs", "SystemExit"),
+        plugin("bad_features_mm", "exit_in_candles_configs"),
+    ),
+    Case(
+        "candles_configs returns [5]",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("expected a list of CandlesConfig",),
+        plugin("bad_features_mm", "bad_candles_configs"),
+    ),
+    Case(
+        "endless loop in compute_features",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("took longer than 1 s in compute_features", "HBBACKTEST_CONTROLLER_TIMEOUT"),
+        plugin("bad_features_mm", "hang"),
+        env=FAST_TIMEOUT,
+    ),
+    Case(
+        "endless sleep in compute_features",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("took longer than 1 s",),
+        plugin("bad_features_mm", "sleep"),
+        env=FAST_TIMEOUT,
+    ),
+    Case(
+        "loop that swallows the time limit",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("took longer than 1 s",),
+        plugin("bad_features_mm", "swallow"),
+        env=FAST_TIMEOUT,
+    ),
+    Case(
+        "sys.exit at import",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("exits_at_import.py", "SystemExit(0)"),
+        plugin("exits_at_import"),
+    ),
+    Case(
+        "endless loop at import",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("took longer than 1 s in import", "hangs_at_import.py"),
+        plugin("hangs_at_import"),
+        env=FAST_TIMEOUT,
+    ),
+    Case(
+        "directional without signal",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("returned no 'signal' column",),
+        demo("controller_name: no_signal"),
+    ),
+    Case(
+        "Hummingbot file: actions not a list",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("determine_executor_actions (defined at", "returned int 5"),
+        plugin("hb_hostile", "returns_int"),
+    ),
+    Case(
+        "Hummingbot file: processed_data None",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("left processed_data = None; expected a dict",),
+        plugin("hb_hostile", "processed_none"),
+    ),
+    Case(
+        "Hummingbot file: endless loop",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE],
+        4,
+        ("took longer than 1 s in the bar loop",),
+        plugin("hb_hostile", "hang"),
+        env=FAST_TIMEOUT,
+    ),
+    Case(
+        "built-in runs beside hostile files",
+        ["run", "{cfg}", *DAY, "--controllers-dir", HOSTILE, "--output", "{tmp}/ok.json"],
+        0,
+        ("result written to",),
+        DEMO,
+        env=FAST_TIMEOUT,
+    ),
+    Case(
+        "broken user file shadowing a built-in",
+        ["run", "{cfg}", *DAY, "--controllers-dir", "{tmp}/mine"],
+        4,
+        ("pmm_simple.py", "RuntimeError: my bug"),
+        DEMO,
+        setup=user_pmm_simple_broken,
+    ),
+    Case(
+        "hanging user file, built-in named",
+        ["run", "{cfg}", *DAY, "--controllers-dir", "{tmp}/mine", "--output", "-"],
+        0,
+        ('"run_id"',),
+        DEMO,
+        setup=user_dir_with_hang,
+    ),
+    Case(
+        "controllers list with hostile files",
+        ["controllers", "list", "--controllers-dir", HOSTILE],
+        0,
+        ("BROKEN", "exits_at_import", "hangs_at_import", "took longer than 1 s", "pmm_simple"),
+        env=FAST_TIMEOUT,
+    ),
+    Case(
+        "missing controllers dir",
+        ["run", "{cfg}", *DAY, "--controllers-dir", "{tmp}/nowhere"],
+        2,
+        ("controllers directory", "does not exist"),
+        DEMO,
+    ),
+    Case(
+        "bad timeout setting",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("HBBACKTEST_CONTROLLER_TIMEOUT = 'abc'",),
+        DEMO,
+        env={"HBBACKTEST_CONTROLLER_TIMEOUT": "abc"},
+    ),
+    # --- candle import and the store ------------------------------------------------------------
+    Case(
+        "import epoch-us CSV",
+        ["data", "list"],
+        0,
+        ("binance", "2024-01-01 00:00:00", "30 rows"),
+        setup=import_microseconds,
+    ),
+    Case(
+        "import mixed time units",
+        [
+            "data",
+            "import",
+            "{tmp}/mixed.csv",
+            "--connector",
+            "binance",
+            "--pair",
+            "BTC-USDT",
+            "--interval",
+            "1m",
+        ],
+        3,
+        ("mixed time units",),
+        setup=lambda t: (t / "mixed.csv").write_text(
+            "timestamp,open,high,low,close,volume\n1704067200,1,2,0.5,1,1\n1704067260000,1,2,0.5,1,1\n1704067320000,1,2,0.5,1,1\n"
+        ),
+    ),
+    Case(
+        "import 5m candles as 1m",
+        [
+            "data",
+            "import",
+            "{tmp}/five.csv",
+            "--connector",
+            "binance",
+            "--pair",
+            "BTC-USDT",
+            "--interval",
+            "1m",
+        ],
+        3,
+        ("the candles are 5m apart", "use --interval 5m"),
+        setup=write_csv("five.csv", step=300),
+    ),
+    Case(
+        "import pair without dash",
+        [
+            "data",
+            "import",
+            "{tmp}/good.csv",
+            "--connector",
+            "binance",
+            "--pair",
+            "BTCUSDT",
+            "--interval",
+            "1m",
+        ],
+        2,
+        ("BTC-USDT",),
+        setup=write_csv("good.csv"),
+    ),
+    Case(
+        "import 10,000-char pair",
+        [
+            "data",
+            "import",
+            "{tmp}/good.csv",
+            "--connector",
+            "binance",
+            "--pair",
+            "A-" + "B" * 10_000,
+            "--interval",
+            "1m",
+        ],
+        2,
+        ("10002 characters",),
+        setup=write_csv("good.csv"),
+    ),
+    Case(
+        "import connector path",
+        [
+            "data",
+            "import",
+            "{tmp}/good.csv",
+            "--connector",
+            "../x",
+            "--pair",
+            "BTC-USDT",
+            "--interval",
+            "1m",
+        ],
+        2,
+        ("invalid connector",),
+        setup=write_csv("good.csv"),
+    ),
+    Case(
+        "import a directory",
+        [
+            "data",
+            "import",
+            "{tmp}",
+            "--connector",
+            "binance",
+            "--pair",
+            "BTC-USDT",
+            "--interval",
+            "1m",
+        ],
+        3,
+        ("is a directory",),
+    ),
+    Case(
+        "import into a corrupt dataset",
+        [
+            "data",
+            "import",
+            "{tmp}/fresh.csv",
+            "--connector",
+            "binance",
+            "--pair",
+            "BTC-USDT",
+            "--interval",
+            "1m",
+        ],
+        3,
+        ("is corrupt", "--replace"),
+        setup=corrupt_store,
+        check=store_unchanged,
+    ),
+    Case(
+        "replace a corrupt dataset",
+        [
+            "data",
+            "import",
+            "{tmp}/fresh.csv",
+            "--connector",
+            "binance",
+            "--pair",
+            "BTC-USDT",
+            "--interval",
+            "1m",
+            "--replace",
+        ],
+        0,
+        ("30 candles",),
+        setup=corrupt_store,
+    ),
+    Case(
+        "list with a corrupt dataset",
+        ["data", "list"],
+        0,
+        ("CORRUPT", "--replace"),
+        setup=corrupt_store,
+    ),
+    Case(
+        "run on a corrupt dataset",
+        ["run", "{cfg}", *DAY],
+        3,
+        ("cannot read the stored candles", "--replace"),
+        demo("connector_name: binance"),
+        setup=corrupt_store,
     ),
 ]
 

@@ -147,7 +147,7 @@ def run(
     if not to_stdout:
         name = f"{request.config.id or request.config.controller_name}_{request.config_id[:12]}"
         target = Path(output) if output else Path("out") / f"{name}.json"
-        check_output_target(target, output_format)
+        check_output_target(target, output_format, summary_only=summary_only)
     result = run_backtest(request, settings=current, registry=plan.registry)
     if target is None:
         write_result(result, "-", fmt="json", summary_only=summary_only)

@@ -132,8 +132,8 @@ def check_data_size(data: Any, *, source: str) -> None:
             total += size(child, depth + 1)
             if total > MAX_CONFIG_NODES:
                 raise ValueError(
-                    f"{source}: more than {MAX_CONFIG_NODES:,} values once YAML aliases are "
-                    "expanded; a controller config is a few dozen fields"
+                    f"{source}: holds more than {MAX_CONFIG_NODES:,} values (each use of a YAML "
+                    "alias counted); a controller config is a few dozen fields"
                 )
         open_ids.discard(key)
         sizes[key] = total

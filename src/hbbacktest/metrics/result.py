@@ -1,12 +1,13 @@
 """The backtest result, always strict JSON.
 
 Hummingbot's shape (``executors``, ``processed_data``, ``results``) plus ``pnl_timeseries``,
-``warnings`` and run metadata.
+``warnings`` and run metadata. :meth:`BacktestResult.to_dict` builds it as Python data;
+:meth:`BacktestResult.to_json` and :func:`hbbacktest.metrics.encode.json_chunks` write the same
+document without building a dict per executor.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,29 +18,21 @@ from hbbacktest.config.request import BacktestRequest
 from hbbacktest.core.enums import CloseType, TradeType
 from hbbacktest.engine.backtest import RawRun
 from hbbacktest.engine.records import KIND_DCA, KIND_GRID, KIND_NAMES, KIND_ORDER
+from hbbacktest.metrics.encode import (
+    barrier_json,
+    finite_or_none,
+    grid_config,
+    json_chunks,
+    json_column,
+    processed_columns,
+    processed_scalars,
+    results_json,
+)
 from hbbacktest.metrics.holds import HoldCurves, hold_curves, hold_mask
 from hbbacktest.metrics.summary import summarize_results
 from hbbacktest.metrics.timeseries import pnl_timeseries
 
-
-def finite_or_none(value: Any) -> Any:
-    """NaN and ±inf become None; NumPy scalars become Python numbers."""
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return value
-
-
-def _column(values: np.ndarray) -> list[Any]:
-    if values.dtype.kind in "iub":
-        return list(values.tolist())
-    as_float = values.astype(np.float64)
-    listed: list[Any] = as_float.tolist()
-    if not np.isfinite(as_float).all():
-        listed = [v if math.isfinite(v) else None for v in listed]
-    return listed
+__all__ = ["BacktestResult", "build_result", "finite_or_none", "no_executor_note"]
 
 
 @dataclass(frozen=True)
@@ -82,16 +75,7 @@ class BacktestResult:
     def executors(self) -> list[dict[str, Any]]:
         """Executors in Hummingbot's ``ExecutorInfo`` shape, plus flat convenience fields."""
         config = self.request.config
-        barrier = getattr(config, "triple_barrier_config", None)
-        barrier_json = barrier.model_dump(mode="json") if barrier is not None else None
-        if barrier_json is not None:
-            for key in (
-                "open_order_type",
-                "take_profit_order_type",
-                "stop_loss_order_type",
-                "time_limit_order_type",
-            ):
-                barrier_json[key] = barrier.__getattribute__(key).name
+        barrier = barrier_json(config)
         leverage = getattr(config, "leverage", 1)
         prefix = self.run_id[:12]
         rec = self.records
@@ -105,8 +89,8 @@ class BacktestResult:
         close_types = [CloseType(code).name for code in rec["close_type"].tolist()]
         entry = rec["entry_price"].tolist()
         amount = rec["amount_base"].tolist()
-        fill_price = _column(rec["fill_price"])
-        exit_price = _column(rec["exit_price"])
+        fill_price = json_column(rec["fill_price"])
+        exit_price = json_column(rec["exit_price"])
         pnl_pct = rec["net_pnl_pct"].tolist()
         pnl_quote = rec["net_pnl_quote"].tolist()
         fees = rec["cum_fees_quote"].tolist()
@@ -141,12 +125,10 @@ class BacktestResult:
                         "prices": dca_prices[i],
                         "amounts_quote": dca_amounts[i],
                         "mode": "MAKER",
-                        "take_profit": barrier_json.get("take_profit") if barrier_json else None,
-                        "stop_loss": barrier_json.get("stop_loss") if barrier_json else None,
-                        "trailing_stop": barrier_json.get("trailing_stop")
-                        if barrier_json
-                        else None,
-                        "time_limit": barrier_json.get("time_limit") if barrier_json else None,
+                        "take_profit": barrier.get("take_profit") if barrier else None,
+                        "stop_loss": barrier.get("stop_loss") if barrier else None,
+                        "trailing_stop": barrier.get("trailing_stop") if barrier else None,
+                        "time_limit": barrier.get("time_limit") if barrier else None,
                     }
                 )
             elif kinds[i] == KIND_ORDER:
@@ -154,13 +136,13 @@ class BacktestResult:
                     {"amount": amount[i], "price": entry[i], "execution_strategy": "MARKET"}
                 )
             elif kinds[i] == KIND_GRID:
-                executor_config.update(_grid_config(config))
+                executor_config.update(grid_config(config))
             else:
                 executor_config.update(
                     {
                         "entry_price": entry[i],
                         "amount": amount[i],
-                        "triple_barrier_config": barrier_json,
+                        "triple_barrier_config": barrier,
                     }
                 )
             out.append(
@@ -209,18 +191,8 @@ class BacktestResult:
 
     def processed_data(self) -> dict[str, Any]:
         """The features the controller used, per bar of the window (columnar)."""
-        columns = {"timestamp": _column(self.bar_ts[self.start_row :])}
-        for name, values in self.features.items():
-            columns[name] = _column(values[self.start_row :])
-        last = {
-            name: finite_or_none(values[-1])
-            for name, values in self.features.items()
-            if len(values)
-        }
-        return {
-            "features": columns,
-            **{k: v for k, v in last.items() if k in ("reference_price", "spread_multiplier")},
-        }
+        columns = {name: json_column(values) for name, values in processed_columns(self).items()}
+        return {"features": columns, **processed_scalars(self)}
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, as plain JSON-able data with no NaN or infinity."""
@@ -228,21 +200,30 @@ class BacktestResult:
             "run_id": self.run_id,
             "request": self.request.model_dump(mode="json"),
             "data_source": self.data_source,
-            "results": {
-                k: finite_or_none(v) if not isinstance(v, dict) else v
-                for k, v in self.results.items()
-            },
+            "results": results_json(self.results),
             "executors": self.executors(),
             "processed_data": self.processed_data(),
             "position_holds": self.position_holds(),
-            "pnl_timeseries": {name: _column(values) for name, values in self.timeseries.items()},
+            "pnl_timeseries": {
+                name: json_column(values) for name, values in self.timeseries.items()
+            },
             "warnings": list(self.warnings),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
-        """Strict JSON: every float is finite (NaN and infinity were turned into null above)."""
-        option = orjson.OPT_INDENT_2 if indent else 0
-        return orjson.dumps(self.to_dict(), option=option).decode()
+        """Strict JSON: :meth:`to_dict`'s document, with NaN and infinity written as null.
+
+        Without ``indent`` the executors are encoded column by column
+        (:func:`~hbbacktest.metrics.encode.json_chunks`), several times faster than
+        ``orjson.dumps(self.to_dict())`` and byte-identical to it. To write a large result, use
+        ``hbbacktest.service.output.write_result``, which streams the same bytes to a file.
+
+        Args:
+            indent: indent nested values by two spaces when set (any truthy value).
+        """
+        if indent:
+            return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2).decode()
+        return b"".join(json_chunks(self)).decode()
 
 
 def build_result(
@@ -261,20 +242,19 @@ def build_result(
     )
     notes = list(warnings)
     if raw.records.shape[0] == 0:
-        notes.append(
-            "no executors were created: no bar had valid features (check the warm-up history and "
-            "indicator lengths) or the window is shorter than two bars"
-        )
-    elif results["total_positions"] == 0:
+        notes.append(no_executor_note(raw.features, raw.start_row, len(raw.bars)))
+    elif not _any_fill(raw.records):
         notes.append(
             "no order was filled: every executor ended without a position (spreads may be too wide "
             "for this market, or executor_refresh_time too short)"
         )
+    # One lookup table instead of a Python loop: a year of a 40-level grid has millions of rows.
+    names = np.array([level.level_id for level in raw.levels] or [""], dtype=object)
     return BacktestResult(
         request=request,
         results=results,
         records=raw.records,
-        level_ids=[raw.levels[int(i)].level_id for i in raw.records["level"]],
+        level_ids=names[raw.records["level"]].tolist(),
         bar_ts=raw.bars.ts,
         start_row=raw.start_row,
         features=raw.features,
@@ -288,23 +268,78 @@ def build_result(
     )
 
 
-def _grid_config(config: Any) -> dict[str, Any]:
-    """The grid executor's config fields, from the controller config that set them."""
-    keys = (
-        "start_price",
-        "end_price",
-        "limit_price",
-        "total_amount_quote",
-        "min_spread_between_orders",
-        "min_order_amount_quote",
-        "max_open_orders",
-        "max_orders_per_batch",
-        "order_frequency",
-        "activation_bounds",
-        "keep_position",
+def _any_fill(records: np.ndarray) -> bool:
+    # Any fill counts, held ones too (rebalance orders, a DCA or grid ending in POSITION_HOLD):
+    # the summary's position counts leave those out, as upstream, but they did trade.
+    return bool(((records["filled_amount_quote"] > 0) | (records["fill_row"] >= 0)).any())
+
+
+_MARKET_FEATURES = ("reference_price", "spread_multiplier")
+
+
+def no_executor_note(features: dict[str, np.ndarray], start_row: int, n_bars: int) -> str:
+    """Why a run created no executor, from the features over the window.
+
+    Checked in this order:
+
+    1. the window (bars ``start_row`` … ``n_bars - 1``) has fewer than two bars;
+    2. the features were never valid: a ``signal`` column (directional controllers) is NaN on
+       every bar, or, without one, no bar has every market-making feature (``reference_price``,
+       ``spread_multiplier``; for other controllers every feature) finite: the warm-up history
+       is too short for the indicator lengths;
+    3. the ``signal`` was valid but never non-zero (never ±1): the thresholds were never met;
+    4. otherwise the controller, given valid features, never asked for an executor (a grid whose
+       price never entered its range, a custom controller's own rule).
+
+    Args:
+        features: feature columns aligned to the bars (warm-up included).
+        start_row: first bar of the window.
+        n_bars: number of bars, warm-up included.
+
+    Returns:
+        One sentence for ``result.warnings``, starting "no executors were created".
+
+    Example:
+        >>> no_executor_note({"signal": np.array([np.nan, 0.0, 0.0])}, 0, 3)[-50:]
+        'the thresholds were never crossed in this window)'
+    """
+    window = n_bars - start_row
+    head = "no executors were created: "
+    if window < 2:
+        return (
+            head + f"the window has {max(window, 0)} bar(s) and at least two are needed; "
+            "widen start/end or pick a finer backtesting_resolution"
+        )
+    columns = {name: np.asarray(values[start_row:n_bars]) for name, values in features.items()}
+    signal = columns.get("signal")
+    if signal is not None:
+        valid = np.isfinite(signal)
+        if not valid.any():
+            return head + (
+                f"the 'signal' feature is NaN on all {window} bars of the window: the features "
+                "never became valid (the warm-up history is too short for the indicator lengths; "
+                "shorten them or start later)"
+            )
+        if not (signal[valid] != 0).any():
+            return head + (
+                f"the features were valid on {int(valid.sum())} of {window} bars, but the signal "
+                "was never ±1 (it stayed 0: the controller's thresholds were never crossed in this "
+                "window)"
+            )
+    # A directional controller decides on its signal alone; others need all their features.
+    checked = [name for name in _MARKET_FEATURES if name in columns] or list(columns)
+    if signal is None and checked:
+        valid = np.ones(window, dtype=bool)
+        for name in checked:
+            valid &= np.isfinite(columns[name])
+        if not valid.any():
+            listed = ", ".join(repr(name) for name in checked)
+            return head + (
+                f"the features ({listed}) were never all valid (NaN on all {window} bars of the "
+                "window: the warm-up history is too short for the indicator lengths; shorten "
+                "them or start later)"
+            )
+    return head + (
+        f"the features were valid, but over {window} bars the controller never asked for an "
+        "executor (for grid_strike: the price never entered [start_price, end_price])"
     )
-    out: dict[str, Any] = {key: getattr(config, key, None) for key in keys}
-    barrier = getattr(config, "triple_barrier_config", None)
-    if barrier is not None:
-        out["triple_barrier_config"] = barrier.model_dump(mode="json")
-    return out

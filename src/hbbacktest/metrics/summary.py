@@ -96,6 +96,14 @@ def summarize_results(
         trips: upstream leaves these out), in ``net_pnl_quote``; the hold adds its netted,
         realized PnL to ``net_pnl_quote`` (as upstream) and its marked remainder to
         ``unrealized_pnl_quote``.
+
+        ``total_volume`` is, as upstream's, the ``filled_amount_quote`` of the executors that
+        count as positions: not handed to a position hold, and with non-zero net PnL. Upstream
+        leaves out on purpose the fills handed to a hold (rebalance orders, a DCA or grid
+        executor ending in ``POSITION_HOLD``: "their PnL is tracked in position holds") and,
+        by its "with position" rule, a fill that closed at exactly zero PnL; kept for parity.
+        The volume of every fill is the last value of ``pnl_timeseries``'s
+        ``cumulative_volume`` (upstream's too).
     """
     if records.shape[0] == 0:
         return empty_summary()

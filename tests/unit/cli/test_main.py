@@ -185,9 +185,9 @@ def test_missing_config_file_exits_2(runner: CliRunner, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "option, value, expected",
     [
-        ("--fill-model", "perfect", "fill_model = 'perfect'"),
+        ("--fill-model", "perfect", "--fill-model = 'perfect'"),
         ("--resolution", "1x", "invalid interval '1x'"),
-        ("--trade-cost", "0.5", "trade_cost = 0.5"),
+        ("--trade-cost", "0.5", "--trade-cost = 0.5"),
         ("--start", "someday", "cannot read 'someday'"),
     ],
 )

@@ -75,5 +75,5 @@ def test_data_size_counts_shared_parts_each_time() -> None:
     bomb: Any = leaf
     for _ in range(6):
         bomb = [bomb] * 10
-    with pytest.raises(ValueError, match="once YAML aliases are expanded"):
+    with pytest.raises(ValueError, match="each use of a YAML alias counted"):
         check_data_size(bomb, source="bomb")

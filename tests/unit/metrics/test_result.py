@@ -14,9 +14,9 @@ from hbbacktest.controllers import Level
 from hbbacktest.core.enums import CloseType, TradeType
 from hbbacktest.data.candles import Candles
 from hbbacktest.engine.backtest import RawRun
-from hbbacktest.engine.records import EXECUTOR_DTYPE
+from hbbacktest.engine.records import EXECUTOR_DTYPE, KIND_ORDER
 from hbbacktest.metrics import BacktestResult, build_result
-from hbbacktest.metrics.result import finite_or_none
+from hbbacktest.metrics.result import finite_or_none, no_executor_note
 from hbbacktest.service import default_request, run_backtest
 
 from .records import record, records
@@ -232,3 +232,87 @@ def test_finite_or_none(value: Any, expected: Any) -> None:
     out = finite_or_none(value)
     assert out == expected
     assert type(out) is type(expected)
+
+
+# --- what the warnings say --------------------------------------------------------------------
+
+
+def test_rebalance_fills_are_fills() -> None:
+    """Only a rebalance order filled: no position counted (as upstream), but no 'no fill' note."""
+    recs = records(
+        record(created_row=0, close_row=2),
+        record(filled=50.0, fees=0.03, close_type=CloseType.POSITION_HOLD, created_row=1,
+               fill_row=1, close_row=1, level=1),
+    )  # fmt: skip
+    recs["kind"][1] = KIND_ORDER
+    recs["hold_base"][1] = 0.5
+    recs["hold_price"][1] = 100.0
+    recs["exit_price"][1] = 100.0
+    result = hand_result(recs)
+    assert result.results["total_positions"] == 0
+    assert not any("no order was filled" in w for w in result.warnings)
+
+
+def test_a_fill_without_pnl_is_a_fill() -> None:
+    result = hand_result(records(record(filled=10.0, fill_row=1, close_row=2)))
+    assert result.results["total_positions"] == 0
+    assert not any("no order was filled" in w for w in result.warnings)
+
+
+def _raw_without_executors(features: dict[str, np.ndarray], start_row: int) -> RawRun:
+    n = 4
+    bar_ts = 1_704_700_800 + 60 * np.arange(n, dtype=np.int64)
+    close = np.array([100.0, 101.0, 102.0, 103.0])
+    bars = Candles(bar_ts, close, close + 1, close - 1, close, np.ones(n), 60)
+    return RawRun(
+        bars=bars,
+        start_row=start_row,
+        records=np.zeros(0, dtype=EXECUTOR_DTYPE),
+        levels=[Level("long", TradeType.BUY, 0.0)],
+        features=features,
+    )
+
+
+NAN4 = np.full(4, np.nan)
+
+
+@pytest.mark.parametrize(
+    "features, start_row, expected",
+    [
+        ({"reference_price": np.ones(4)}, 3, "the window has 1 bar(s)"),
+        ({"reference_price": np.ones(4)}, 4, "the window has 0 bar(s)"),
+        ({"signal": NAN4, "bb": np.ones(4)}, 0, "'signal' feature is NaN on all 4 bars"),
+        ({"signal": np.array([np.nan, 0.0, 0.0, 0.0])}, 0, "valid on 3 of 4 bars, but the signal"),
+        (
+            {"reference_price": np.array([1.0, 1.0, np.nan, np.nan]), "spread_multiplier": NAN4},
+            2,
+            "('reference_price', 'spread_multiplier') were never all valid",
+        ),
+        ({"natr": NAN4, "signal_like": NAN4}, 1, "('natr', 'signal_like') were never all valid"),
+        ({"reference_price": np.ones(4), "spread_multiplier": np.ones(4)}, 0, "never asked"),
+        ({}, 0, "never asked for an executor (for grid_strike"),
+        ({"signal": np.array([np.nan, 1.0, 0.0, 0.0]), "other": NAN4}, 0, "never asked"),
+    ],
+)
+def test_no_executor_note_says_why(
+    features: dict[str, np.ndarray], start_row: int, expected: str
+) -> None:
+    note = no_executor_note(features, start_row, 4)
+    assert note.startswith("no executors were created: ")
+    assert expected in note
+    result = build_result(
+        default_request(), _raw_without_executors(features, start_row), warnings=[], data_source=""
+    )
+    assert result.warnings == [note]
+
+
+def test_signal_never_one_says_the_thresholds() -> None:
+    note = no_executor_note({"signal": np.array([np.nan, 0.0, 0.0])}, 0, 3)
+    assert "never ±1" in note
+    assert "warm-up" not in note
+
+
+def test_features_never_valid_says_warm_up() -> None:
+    note = no_executor_note({"signal": np.full(3, np.nan)}, 0, 3)
+    assert "warm-up" in note
+    assert "±1" not in note

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hbbacktest.core.enums import CloseType, TradeType
-from hbbacktest.engine.records import EXECUTOR_DTYPE
-from hbbacktest.metrics import empty_summary, summarize_results
+from hbbacktest.engine.records import EXECUTOR_DTYPE, KIND_ORDER
+from hbbacktest.metrics import empty_summary, pnl_timeseries, summarize_results
 from hbbacktest.metrics.summary import drawdown_and_sharpe
 
 from .records import record, records
@@ -173,3 +173,24 @@ def test_profit_factor_with_a_tiny_loss_is_finite() -> None:
     recs = records(record(pnl=1.0, filled=10.0), record(pnl=-1e-310, filled=10.0))
     summary = summarize_results(recs, 100.0, np.zeros(2))
     assert math.isfinite(summary["profit_factor"])
+
+
+def test_total_volume_counts_positions_only_as_upstream() -> None:
+    """Fills handed to a hold and zero-PnL fills are not in total_volume; the curve has them all."""
+    recs = records(
+        record(TradeType.BUY, pnl=2.0, filled=100.0, close_type=CloseType.TAKE_PROFIT,
+               fill_row=0, close_row=1),
+        record(TradeType.BUY, filled=40.0, close_type=CloseType.POSITION_HOLD, fill_row=1,
+               close_row=1),
+        record(TradeType.SELL, filled=30.0, close_type=CloseType.TIME_LIMIT, fill_row=1,
+               close_row=2),
+    )  # fmt: skip
+    recs["kind"][1] = KIND_ORDER
+    recs["hold_base"][1] = 0.4
+    recs["hold_price"][1] = 100.0
+    recs["exit_price"][1] = 100.0
+    summary = summarize_results(recs, 1000.0, np.array([0.0, 2.0, 2.0]))
+    assert summary["total_volume"] == pytest.approx(100.0)
+    assert summary["total_positions"] == 1
+    curve = pnl_timeseries(recs, np.arange(4, dtype=np.int64) * 60, 0)
+    assert curve["cumulative_volume"][-1] == pytest.approx(170.0)
