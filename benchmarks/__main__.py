@@ -159,6 +159,15 @@ def bench_encode(store: CandleStore, repeat: int) -> None:
         config=load_controller_config(PMM_DYNAMIC), start=WINDOW[0], end=WINDOW[1]
     )
     result = run_backtest(request, store=store)
+    from hbbacktest.metrics import executors_json
+
+    emit(
+        "encode_30d (executors)",
+        _time(lambda: executors_json(result), repeat),
+        "s",
+        "python -m benchmarks --only encode_30d",
+        executors=int(result.results["total_executors"]),
+    )
     samples = _time(result.to_json, repeat)
     emit(
         "encode_30d (to_json)",

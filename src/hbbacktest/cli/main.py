@@ -8,6 +8,8 @@ Heavy libraries are imported inside the commands, so ``--help`` and ``--version`
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -16,6 +18,7 @@ from hbbacktest import __version__
 from hbbacktest.cli import run as run_command
 from hbbacktest.cli.controllers import controllers_app
 from hbbacktest.cli.data import data_app
+from hbbacktest.core.errors import EXIT_INTERRUPTED
 
 app = typer.Typer(
     add_completion=False,
@@ -55,5 +58,28 @@ def version() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: run the command, then leave without interpreter teardown.
+
+    Tearing down NumPy, numba/LLVM and pyarrow takes ~0.3 s after a backtest, a fifth of a
+    whole run; everything the commands write is closed (and fsynced) before they return, and
+    hbbacktest registers no exit hooks, so the process flushes its standard streams and ends.
+    Exit codes are the commands' own (``cli/_common.py``); Typer's usage errors are 2.
+    """
+    try:
+        app()  # Typer's standalone mode: usage errors print their message and exit 2
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:  # between Typer's parsing and a command's own handler
+        typer.echo("interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    _exit_now(code)
+
+
+def _exit_now(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the reader left, or the stream is closed: nothing more to deliver
+    os._exit(code)

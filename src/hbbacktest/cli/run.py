@@ -136,24 +136,14 @@ def run(
         settings=current,
     )
     request = plan.request
-    to_stdout = output == "-"
-    if to_stdout and output_format != "json":
-        from hbbacktest.core.errors import ConfigError
-
-        raise ConfigError(
-            "--output - (stdout) writes JSON only; give a file name for --format parquet"
-        )
-    target = None
-    if not to_stdout:
-        name = f"{request.config.id or request.config.controller_name}_{request.config_id[:12]}"
-        target = Path(output) if output else Path("out") / f"{name}.json"
-        check_output_target(target, output_format, summary_only=summary_only)
+    name = f"{request.config.id or request.config.controller_name}_{request.config_id[:12]}"
+    target = output or str(Path("out") / f"{name}.json")
+    check_output_target(target, output_format, summary_only=summary_only)
     result = run_backtest(request, settings=current, registry=plan.registry)
-    if target is None:
-        write_result(result, "-", fmt="json", summary_only=summary_only)
+    written = write_result(result, target, fmt=output_format, summary_only=summary_only)
+    if target == "-":
         typer.echo(render_summary(result), err=True)
         return
-    written = write_result(result, target, fmt=output_format, summary_only=summary_only)
     typer.echo(render_summary(result))
     typer.echo("")
     for path in written:

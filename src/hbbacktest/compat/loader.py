@@ -47,6 +47,11 @@ def compat_import(
 ) -> ModuleType:
     """``__import__`` for user controller modules: Hummingbot's packages map to the compat layer."""
     root = name.partition(".")[0]
+    if level == 0 and name == "talib":
+        # TA-Lib as Hummingbot files expect it: Series in, Series out (see compat/talib.py).
+        from hbbacktest.compat import talib
+
+        return talib
     if level == 0 and root in _MAPPED:
         target = _MAPPED[root] + name[len(root) :]
         if root == "pandas_ta":

@@ -35,8 +35,8 @@ from typing import Any, Final, TypeVar
 
 import numpy as np
 import pandas as pd
-import talib as _talib
 
+from hbbacktest.indicators._talib import talib as _talib
 from hbbacktest.indicators.nb import supertrend_nb
 
 __all__ = [

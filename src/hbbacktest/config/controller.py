@@ -8,10 +8,11 @@ other Hummingbot versions.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -93,6 +94,11 @@ def check_pair(value: Any) -> str:
     )
 
 
+# Field types that validate (and normalise) Hummingbot's names wherever a model uses them.
+ConnectorName = Annotated[str, BeforeValidator(check_connector)]
+TradingPair = Annotated[str, BeforeValidator(check_pair)]
+
+
 def _trailing_stop(value: Any) -> Any:
     """Read Hummingbot's ``"activation_price,trailing_delta"`` string form of a trailing stop."""
     value = blank_to_none(value)
@@ -139,8 +145,8 @@ class TripleBarrierConfig(_Frozen):
 class CandlesConfig(_Frozen):
     """A candle feed a controller reads (Hummingbot's ``CandlesConfig``)."""
 
-    connector: str
-    trading_pair: str
+    connector: ConnectorName
+    trading_pair: TradingPair
     interval: str = "1m"
     max_records: int = Field(default=500, gt=0, le=MAX_LOOKBACK)
 
@@ -149,16 +155,6 @@ class CandlesConfig(_Frozen):
     def _check_interval(cls, value: str) -> str:
         interval_to_seconds(value)
         return value
-
-    @field_validator("connector", mode="before")
-    @classmethod
-    def _check_connector(cls, value: Any) -> str:
-        return check_connector(value)
-
-    @field_validator("trading_pair", mode="before")
-    @classmethod
-    def _check_pair(cls, value: Any) -> str:
-        return check_pair(value)
 
 
 class ControllerConfigBase(BaseModel):
@@ -180,8 +176,8 @@ class ControllerConfigBase(BaseModel):
     id: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
     controller_name: str
     controller_type: str = "generic"
-    connector_name: str = "binance_perpetual"
-    trading_pair: str = "WLD-USDT"
+    connector_name: ConnectorName = "binance_perpetual"
+    trading_pair: TradingPair = "WLD-USDT"
     total_amount_quote: float = Field(default=100.0, gt=0, description="Capital (quote).")
     manual_kill_switch: bool = False
     initial_positions: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
@@ -227,16 +223,6 @@ class ControllerConfigBase(BaseModel):
                 f"{MAX_NAME_CHARS}), got {_shown(value)}"
             )
         return value
-
-    @field_validator("trading_pair", mode="before")
-    @classmethod
-    def _check_pair(cls, value: Any) -> str:
-        return check_pair(value)
-
-    @field_validator("connector_name", mode="before")
-    @classmethod
-    def _check_connector(cls, value: Any) -> str:
-        return check_connector(value)
 
     @property
     def is_perpetual(self) -> bool:

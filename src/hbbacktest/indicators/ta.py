@@ -7,10 +7,9 @@ makes the engine's truncation-invariance guarantee hold for features.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-import talib
 
-from hbbacktest.indicators.nb import supertrend_nb
+from hbbacktest.indicators._talib import talib
+from hbbacktest.indicators.nb import rolling_mean_1d_nb, rolling_std_1d_nb, supertrend_nb
 
 
 def _f64(values: np.ndarray) -> np.ndarray:
@@ -90,14 +89,45 @@ def supertrend(
     return supertrend_nb(_f64(close), mid - multiplier * atr, mid + multiplier * atr)
 
 
+def _rolling_input(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """Validate like ``pd.Series.rolling`` and prepare ``values`` as pandas does (inf -> NaN)."""
+    if min_periods < 0:
+        raise ValueError("min_periods must be >= 0")
+    if min_periods > window:
+        raise ValueError(f"min_periods {min_periods} must be <= window {window}")  # and window >= 0
+    x = _f64(values)
+    if x.ndim != 1:
+        raise ValueError(f"expected a 1-D array, got shape {x.shape}")
+    infinite = np.isinf(x)
+    if infinite.any():
+        x = np.where(infinite, np.nan, x)
+    return x
+
+
 def rolling_mean(values: np.ndarray, window: int, *, min_periods: int = 1) -> np.ndarray:
-    """Mean of the last ``window`` values, NaNs skipped (``pd.Series.rolling(window).mean()``)."""
-    return pd.Series(values).rolling(window, min_periods=min_periods).mean().to_numpy()
+    """Mean of the last ``window`` values, NaNs skipped.
+
+    Bit-identical to ``pd.Series(values).rolling(window, min_periods=min_periods).mean()``
+    (same algorithm, ``rolling_mean_1d_nb``), without importing pandas. Infinities count as NaN,
+    as in pandas. NaN where fewer than ``min_periods`` values are present.
+
+    Raises:
+        ValueError: ``min_periods`` negative or above ``window`` (as pandas, with its messages),
+            or ``values`` not 1-D.
+    """
+    return rolling_mean_1d_nb(_rolling_input(values, window, min_periods), window, min_periods)
 
 
 def rolling_std(values: np.ndarray, window: int, *, min_periods: int = 2) -> np.ndarray:
-    """Sample standard deviation (ddof=1) of the last ``window`` values, NaNs skipped."""
-    return pd.Series(values).rolling(window, min_periods=min_periods).std().to_numpy()
+    """Sample standard deviation (ddof=1) of the last ``window`` values, NaNs skipped.
+
+    Bit-identical to ``pd.Series(values).rolling(window, min_periods=min_periods).std()``
+    (``rolling_std_1d_nb``); a window holding one repeated value gives exactly 0.
+
+    Raises:
+        ValueError: as ``rolling_mean``.
+    """
+    return rolling_std_1d_nb(_rolling_input(values, window, min_periods), window, min_periods)
 
 
 def rolling_zscore(values: np.ndarray, window: int) -> np.ndarray:

@@ -6,14 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner, Result
 
 from hbbacktest.cli.main import app
-
-T0 = 1_704_067_200  # 2024-01-01 00:00 UTC
+from tests.kit.files import T0, candles_csv
 
 
 @pytest.fixture
@@ -21,23 +19,6 @@ def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     monkeypatch.setenv("HBBACKTEST_DATA_DIR", str(tmp_path / "env-data"))
     monkeypatch.chdir(tmp_path)
     return CliRunner()
-
-
-def candles_csv(
-    path: Path, n: int = 30, *, step: int = 60, scale: int = 1, start: int = T0
-) -> Path:
-    close = 100 + np.arange(n, dtype=float) * 0.1
-    pd.DataFrame(
-        {
-            "timestamp": (start + step * np.arange(n)) * scale,
-            "open": close,
-            "high": close + 1,
-            "low": close - 1,
-            "close": close,
-            "volume": np.ones(n),
-        }
-    ).to_csv(path, index=False)
-    return path
 
 
 def data(runner: CliRunner, *args: str) -> Result:
@@ -220,9 +201,9 @@ def test_data_list_does_not_load_pandas(runner: CliRunner, tmp_path: Path) -> No
     code = (
         "import sys\n"
         f"sys.argv = ['hbbacktest', 'data', 'list', '--data-dir', {str(tmp_path / 'store')!r}]\n"
-        "from hbbacktest.cli.main import main\n"
+        "from hbbacktest.cli.main import app\n"
         "try:\n"
-        "    main()\n"
+        "    app()\n"
         "except SystemExit as exit:\n"
         "    assert not exit.code, exit.code\n"
         "print('pandas' in sys.modules)\n"

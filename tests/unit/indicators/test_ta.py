@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import talib
 
 from hbbacktest.indicators import macd, natr, rolling_mean, rolling_std, rolling_zscore
+
+_SHARED_DEFAULT = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "candles"
+SHARED_CANDLES = Path(os.environ.get("HBBACKTEST_SHARED_CANDLES", _SHARED_DEFAULT))
+REAL_CANDLES = SHARED_CANDLES / "binance_BTC-USDT_1m_20240726_20240825.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +38,7 @@ def reference_zscore(values: np.ndarray, window: int) -> np.ndarray:
 @pytest.mark.parametrize("window", [2, 5, 50, 1000])
 def test_rolling_zscore_matches_pandas(ohlc: tuple[np.ndarray, ...], window: int) -> None:
     close = ohlc[2]
-    np.testing.assert_allclose(rolling_zscore(close, window), reference_zscore(close, window))
+    np.testing.assert_array_equal(rolling_zscore(close, window), reference_zscore(close, window))
 
 
 def test_rolling_zscore_hand_values() -> None:
@@ -45,7 +52,7 @@ def test_rolling_zscore_hand_values() -> None:
 def test_rolling_zscore_constant_and_nan_input() -> None:
     assert np.isnan(rolling_zscore(np.full(5, 3.0), 3)).all()
     values = np.array([np.nan, np.nan, 1.0, 2.0, 4.0])
-    np.testing.assert_allclose(rolling_zscore(values, 3), reference_zscore(values, 3))
+    np.testing.assert_array_equal(rolling_zscore(values, 3), reference_zscore(values, 3))
     assert np.isnan(rolling_zscore(values, 3)[:3]).all()
 
 
@@ -55,6 +62,76 @@ def test_rolling_mean_and_std() -> None:
     np.testing.assert_allclose(
         rolling_std(values, 2), [np.nan, np.sqrt(0.5), np.sqrt(2.0), np.sqrt(8.0)]
     )
+
+
+def test_rolling_treats_infinity_as_nan_like_pandas() -> None:
+    values = np.array([1.0, np.inf, 2.0, -np.inf, 4.0, 4.0, 5.0])
+    s = pd.Series(values)
+    np.testing.assert_array_equal(rolling_mean(values, 3), s.rolling(3, min_periods=1).mean())
+    np.testing.assert_array_equal(rolling_std(values, 3), s.rolling(3, min_periods=2).std())
+    np.testing.assert_array_equal(rolling_zscore(values, 3), reference_zscore(values, 3))
+
+
+def test_rolling_accepts_integers_and_lists() -> None:
+    ints = np.array([3, 1, 4, 1, 5, 9, 2, 6])
+    s = pd.Series(ints.astype(float))
+    np.testing.assert_array_equal(rolling_mean(ints, 3), s.rolling(3, min_periods=1).mean())
+    np.testing.assert_array_equal(rolling_std(ints, 3), s.rolling(3, min_periods=2).std())
+
+
+@pytest.mark.parametrize(
+    ("window", "min_periods", "message"),
+    [(-1, 0, "must be <= window -1"), (3, -1, "must be >= 0"), (2, 3, "must be <= window 2")],
+)
+def test_rolling_rejects_what_pandas_rejects(window: int, min_periods: int, message: str) -> None:
+    values = np.arange(5.0)
+    with pytest.raises(ValueError, match=message):
+        pd.Series(values).rolling(window, min_periods=min_periods).mean()
+    with pytest.raises(ValueError, match=message):
+        rolling_mean(values, window, min_periods=min_periods)
+    with pytest.raises(ValueError, match=message):
+        rolling_std(values, window, min_periods=min_periods)
+    with pytest.raises(ValueError, match="1-D"):
+        rolling_mean(np.ones((2, 2)), 2)
+
+
+def test_rolling_zscore_window_one_is_rejected_as_by_pandas() -> None:
+    # std needs min_periods=2 > window=1; pandas raised here before, so must we.
+    with pytest.raises(ValueError, match="must be <= window"):
+        rolling_zscore(np.arange(5.0), 1)
+
+
+@pytest.fixture(scope="module")
+def real_candles() -> pd.DataFrame:
+    if not REAL_CANDLES.is_file():
+        pytest.skip(f"real candles not found at {REAL_CANDLES} (../shared is absent)")
+    return pd.read_parquet(REAL_CANDLES)
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 14, 20, 50, 100, 200, 1000, 5000, 100_000])
+def test_rolling_bit_identical_to_pandas_on_real_candles(
+    real_candles: pd.DataFrame, window: int
+) -> None:
+    close = real_candles["close"].to_numpy(np.float64)
+    line = macd(close, 21, 42, 9)[0]  # pmm_dynamic z-scores the MACD line over max_records
+    columns = {
+        "close": close,
+        "volume": real_candles["volume"].to_numpy(np.float64),  # many repeated values
+        "macd": line,  # NaN warm-up, values of both signs
+        "log_return": np.log(close[1:] / close[:-1]),  # long runs of exact zeros
+    }
+    for name, values in columns.items():
+        s = pd.Series(values)
+        for min_periods in sorted(m for m in {0, 1, 2, window} if m <= window):
+            rolling = s.rolling(window, min_periods=min_periods)
+            got = rolling_mean(values, window, min_periods=min_periods)
+            np.testing.assert_array_equal(got, rolling.mean(), err_msg=f"mean {name}")
+            got = rolling_std(values, window, min_periods=min_periods)
+            np.testing.assert_array_equal(got, rolling.std(), err_msg=f"std {name}")
+        if window > 1:
+            np.testing.assert_array_equal(
+                rolling_zscore(values, window), reference_zscore(values, window), err_msg=name
+            )
 
 
 def test_natr_matches_talib_and_warms_up(ohlc: tuple[np.ndarray, ...]) -> None:

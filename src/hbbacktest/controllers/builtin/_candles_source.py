@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from hbbacktest.config.controller import CandlesConfig, check_connector, check_pair
+from hbbacktest.config.controller import CandlesConfig, ConnectorName, TradingPair
 
 
 class CandlesSourceMixin(BaseModel):
@@ -16,18 +16,8 @@ class CandlesSourceMixin(BaseModel):
         frozen=True, extra="allow", validate_default=True, allow_inf_nan=False
     )
 
-    candles_connector: str | None = None
-    candles_trading_pair: str | None = None
-
-    @field_validator("candles_connector", mode="before")
-    @classmethod
-    def _check_candles_connector(cls, value: Any) -> Any:
-        return None if value is None else check_connector(value)
-
-    @field_validator("candles_trading_pair", mode="before")
-    @classmethod
-    def _check_candles_pair(cls, value: Any) -> Any:
-        return None if value is None else check_pair(value)
+    candles_connector: ConnectorName | None = None
+    candles_trading_pair: TradingPair | None = None
 
     @model_validator(mode="before")
     @classmethod
