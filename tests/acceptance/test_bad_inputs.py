@@ -48,6 +48,19 @@ def demo(extra: str) -> str:
     return "\n".join([*kept, *extra.splitlines()]) + "\n"
 
 
+def strict_json_result(tmp: Path) -> None:
+    import json
+
+    document = json.loads(
+        (tmp / "odd.json").read_text(),
+        parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"),
+    )
+    extras = document["request"]["config"]
+    assert extras["junk"] == "nan" and extras["big"] == str(10**40)
+    assert extras["when"] == "2024-01-01" and extras["tags"] == ["a", "b"]
+    assert any("'junk' is not a field" in w for w in document["warnings"])
+
+
 def stored(tmp: Path) -> Path:
     return tmp / "data" / "candles" / "binance" / "BTC-USDT_1m.parquet"
 
@@ -260,8 +273,26 @@ CASES: list[Case] = [
         "controller_name a number",
         ["run", "{cfg}", *DAY],
         2,
-        ("controller_name",),
+        ("controller_name = 123 is a int, not a controller name",),
         demo("controller_name: 123"),
+    ),
+    Case(
+        "odd values under unknown keys",
+        ["run", "{cfg}", *DAY, "--output", "{tmp}/odd.json"],
+        0,
+        ("result written to",),
+        demo(
+            f"junk: .nan\nbig: {10**40}\nwhen: 2024-01-01\nblob: !!binary aGVsbG8=\n"
+            "tags: !!set {a, b}\nid: 7"
+        ),
+        check=strict_json_result,
+    ),
+    Case(
+        "controller_name missing",
+        ["run", "{cfg}", *DAY],
+        2,
+        ("controller_name is missing; set it to one of:",),
+        "connector_name: demo\ntrading_pair: BTC-USDT\n",
     ),
     Case(
         "unknown controller",

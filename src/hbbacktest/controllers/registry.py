@@ -214,9 +214,14 @@ class ControllerRegistry:
                 f"{source}: expected a mapping of config fields, got {type(data).__name__}"
             )
         name = data.get("controller_name")
-        if not name or not isinstance(name, str):
+        if name is None or name == "":
             raise ConfigError(
                 f"{source}: controller_name is missing; set it to one of: {', '.join(self.names())}"
+            )
+        if not isinstance(name, str):
+            raise ConfigError(
+                f"{source}: controller_name = {name!r} is a {type(name).__name__}, not a "
+                f"controller name; set it to one of: {', '.join(self.names())}"
             )
         controller = self.get(name)
         return call_controller(

@@ -17,7 +17,7 @@ from hbbacktest.config.validation import validate_model
 from hbbacktest.controllers.registry import ControllerRegistry
 from hbbacktest.core.errors import ConfigError, did_you_mean
 from hbbacktest.core.time import interval_to_seconds, parse_time
-from hbbacktest.data.sources.demo import DEMO_CONNECTOR
+from hbbacktest.data.sources.demo import DEMO_CONNECTOR, DEMO_END, DEMO_START
 from hbbacktest.data.store import CandleStore
 from hbbacktest.service.backtest import available_window, load_controller_config
 from hbbacktest.service.controllers import build_registry
@@ -100,9 +100,9 @@ def plan_run(
 
     Args:
         config: a YAML/JSON controller config; None runs the embedded demo job.
-        start: window start (date, ISO datetime or epoch); default: the first stored candle, or
-            the demo week for the ``demo`` connector.
-        end: window end, inclusive; default: the last stored candle (the demo week's end).
+        start: window start (date, ISO datetime or epoch); default: the first stored candle
+            (``demo`` connector: the demo week when neither bound is given, else its first bar).
+        end: window end, inclusive; default: the last stored candle (``demo``: likewise).
         resolution: the bar interval the engine steps through.
         trade_cost: fee per side, fraction of notional.
         fill_model: ``hummingbot`` or ``touch``.
@@ -126,9 +126,11 @@ def plan_run(
     cfg = load_controller_config(DEFAULT_CONFIG if config is None else config, registry=registry)
     window: dict[str, Any] = {"start": start, "end": end}
     if start is None or end is None:
-        if cfg.connector_name == DEMO_CONNECTOR:
+        if cfg.connector_name == DEMO_CONNECTOR and start is None and end is None:
             # The demo series covers 120 days; a week is the example the README promises.
             first, last = parse_time(DEFAULT_START), parse_time(DEFAULT_END)
+        elif cfg.connector_name == DEMO_CONNECTOR:
+            first, last = DEMO_START, DEMO_END
         else:
             first, last = available_window(
                 cfg.connector_name,

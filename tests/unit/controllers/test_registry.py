@@ -51,12 +51,21 @@ def test_custom_registry_only_knows_its_controllers() -> None:
         registry.get("pmm_skew")
 
 
-@pytest.mark.parametrize("data", [{}, {"controller_name": ""}, {"controller_name": 3}])
+@pytest.mark.parametrize("data", [{}, {"controller_name": ""}])
 def test_missing_controller_name_lists_available(data: dict[str, object]) -> None:
     with pytest.raises(ConfigError) as info:
         ControllerRegistry().load_config(data, source="my.yml")
     assert str(info.value) == f"my.yml: controller_name is missing; set it to one of: {available()}"
     assert "pmm_simple" in available()
+
+
+def test_controller_name_of_the_wrong_type_is_not_called_missing() -> None:
+    with pytest.raises(ConfigError) as info:
+        ControllerRegistry().load_config({"controller_name": 3}, source="my.yml")
+    assert str(info.value) == (
+        f"my.yml: controller_name = 3 is a int, not a controller name; set it to one of: "
+        f"{available()}"
+    )
 
 
 def test_unknown_name_suggests_the_closest() -> None:

@@ -9,6 +9,7 @@ import pytest
 from hbbacktest.config.settings import Settings
 from hbbacktest.core.errors import ConfigError, DataMissingError
 from hbbacktest.core.time import parse_time
+from hbbacktest.data.sources.demo import DEMO_END
 from hbbacktest.service import check_run_options, plan_run
 
 
@@ -40,6 +41,12 @@ def test_demo_config_without_window_runs_the_demo_week(tmp_path: Path) -> None:
     assert plan.request.start == parse_time("2024-01-08")
     assert plan.request.end == parse_time("2024-01-15")
     assert plan.request.config.controller_name == "pmm_simple"
+
+
+def test_demo_with_one_bound_runs_to_the_end_of_the_demo_series(tmp_path: Path) -> None:
+    plan = plan_run(None, start="2024-03-01", settings=Settings(data_dir=tmp_path))
+    assert plan.request.start == parse_time("2024-03-01")
+    assert plan.request.end == DEMO_END
 
 
 def test_stored_market_without_window_and_no_data(tmp_path: Path) -> None:
