@@ -79,6 +79,10 @@ def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(0) from None
+        except OSError as exc:
+            # What escapes the service's own translation is printing the outcome: stdout on a
+            # full disk (`> /dev/full`) or a closed terminal.
+            raise fail(f"cannot write the output: {exc.strerror or exc}", 5) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -69,17 +69,35 @@ def main() -> None:
         app()  # Typer's standalone mode: usage errors print their message and exit 2
         code = 0
     except SystemExit as exc:
+        if isinstance(exc.code, str):
+            typer.echo(exc.code, err=True)
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except OSError as exc:  # `hbbacktest --help > /dev/full`: Typer's own printing failed
+        _report(f"error: cannot write the output: {exc.strerror or exc}")
+        code = 5
     except KeyboardInterrupt:  # between Typer's parsing and a command's own handler
         typer.echo("interrupted", err=True)
         code = EXIT_INTERRUPTED
     _exit_now(code)
 
 
+def _report(message: str) -> None:
+    try:
+        sys.stderr.write(message + "\n")
+    except OSError:
+        pass
+
+
 def _exit_now(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # the reader left, or the stream is closed: nothing more to deliver
+        except BrokenPipeError:
+            pass  # the reader left: nothing more to deliver
+        except ValueError:
+            pass  # the stream is closed
+        except OSError as exc:  # buffered output that cannot be written (a full disk)
+            if stream is sys.stdout:
+                _report(f"error: cannot write the output: {exc.strerror or exc}")
+                code = 5
     os._exit(code)

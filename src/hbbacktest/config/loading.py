@@ -53,6 +53,8 @@ def parse_config_text(text: str, *, source: str, as_json: bool = False) -> Any:
         raise ConfigError(f"{source}: not valid {kind}: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{source}: {kind} nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise ConfigError(f"{source}: not valid {kind}: {exc}") from None
     try:
         check_data_size(data, source=source)
     except ValueError as exc:

@@ -12,8 +12,9 @@ How code that runs too long is stopped:
 Either way the exception is raised again every :data:`REPEAT_S` seconds until the guarded block
 exits, so code that catches it once (``except BaseException: pass``) is stopped at its next step.
 Nothing runs per call of the guarded code: arming costs one timer (or one thread) per block.
-The previous ``SIGALRM`` handler and interval timer are restored on exit, which makes limits
-nest.
+The previous ``SIGALRM`` handler and interval timer are restored on exit. A limit entered while
+another is active in the same thread does nothing: the outer one already bounds the whole block,
+and two timers on one signal would fire into each other's clean-up.
 
 Limits (this makes honest mistakes fail fast; it is not a sandbox):
 
@@ -44,6 +45,9 @@ DEFAULT_CONTROLLER_TIMEOUT_S = 300.0
 REPEAT_S = 0.1
 
 _HAS_ITIMER = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
+# Which threads are inside an armed limit: the one piece of state limits must share, since a
+# thread has one SIGALRM timer and one async-exception slot.
+_ACTIVE = threading.local()
 
 
 class TimeLimitExceeded(BaseException):
@@ -99,6 +103,10 @@ class TimeLimit:
     def __enter__(self) -> TimeLimit:
         if self.seconds is None:
             return self
+        if getattr(_ACTIVE, "armed", False):
+            self.seconds = None  # nested: the outer limit governs
+            return self
+        _ACTIVE.armed = True
         if _HAS_ITIMER and threading.current_thread() is threading.main_thread():
             old = signal.getsignal(signal.SIGALRM)
             # None: a handler set outside Python, which could not be put back.
@@ -131,6 +139,7 @@ class TimeLimit:
         while True:
             try:
                 self._disarm()
+                _ACTIVE.armed = False
                 return False
             except TimeLimitExceeded:
                 # One last raise landed while disarming: the same expiry, already recorded.

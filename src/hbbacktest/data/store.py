@@ -323,9 +323,12 @@ class CandleStore:
         pair = check_trading_pair(trading_pair)
         target = self.path(connector, pair, interval)
         path = Path(file)
-        if not path.is_file():
-            what = "is a directory, not a file" if path.is_dir() else "no such file"
-            raise DataError(f"{path.absolute()}: {what}")
+        try:
+            if not path.is_file():
+                what = "is a directory, not a file" if path.is_dir() else "no such file"
+                raise DataError(f"{path.absolute()}: {what}")
+        except OSError as exc:  # a name too long, a folder we may not enter …
+            raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
         import pandas as pd
 
         try:
@@ -480,11 +483,11 @@ class CandleStore:
             ['BTC-USDT']
         """
         root = self.data_dir / "candles"
-        return [
-            _describe(file.absolute())
-            for file in sorted(root.glob("*/*.parquet"))
-            if not file.name.startswith(".")
-        ]
+        try:
+            files = sorted(root.glob("*/*.parquet"))
+        except OSError as exc:
+            raise DataError(f"cannot read the store {root}: {exc.strerror or exc}") from None
+        return [_describe(file.absolute()) for file in files if not file.name.startswith(".")]
 
     def intervals(self, connector: str, trading_pair: str) -> list[str]:
         """Intervals stored for a market, finest first."""

@@ -138,7 +138,10 @@ def check_output_target(
         >>> check_output_target("out/demo.json")
     """
     for target in output_paths(path, fmt, summary_only=summary_only):
-        _check_target(target, allow_special=fmt == "json")
+        try:
+            _check_target(target, allow_special=fmt == "json")
+        except OSError as exc:  # a name too long, a folder we may not enter …
+            raise ConfigError(f"cannot write {target}: {os_reason(exc)}") from None
 
 
 def write_result(

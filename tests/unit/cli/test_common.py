@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -70,15 +69,31 @@ def test_ctrl_c_during_a_run_exits_130(tmp_path: Path) -> None:
          "--start", "2024-01-08", "--end", "2024-01-09", "--output", str(tmp_path / "r.json")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    # Wait until the controller is spinning (imports and candles done), then press Ctrl-C.
-    time.sleep(4)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    try:
+        # Wait until the controller's code is spinning, then press Ctrl-C.
+        assert proc.stderr is not None
+        assert proc.stderr.readline().strip() == "spinning"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert "Traceback" not in err
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["controllers", "list"]])
+def test_stdout_on_a_full_disk_is_an_output_error(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "hbbacktest", *args],
+            stdout=full, stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    assert proc.returncode == 5, proc.stderr
+    assert "cannot write the output" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
