@@ -14,13 +14,6 @@ from hbbacktest.cli.main import app
 from tests.kit.files import T0, candles_csv
 
 
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("HBBACKTEST_DATA_DIR", str(tmp_path / "env-data"))
-    monkeypatch.chdir(tmp_path)
-    return CliRunner()
-
-
 def data(runner: CliRunner, *args: str) -> Result:
     return runner.invoke(app, ["data", *args])
 

@@ -17,13 +17,6 @@ from hbbacktest.controllers import ControllerRegistry
 T0 = 1_704_067_200  # 2024-01-01 00:00 UTC
 
 
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("HBBACKTEST_DATA_DIR", str(tmp_path / "env-data"))
-    monkeypatch.chdir(tmp_path)
-    return CliRunner()
-
-
 def invoke(runner: CliRunner, *args: str) -> Result:
     return runner.invoke(app, list(args))
 

@@ -12,7 +12,6 @@ import operator
 import shutil
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from hbbacktest.service import (
     request_from_dict,
     run_backtest,
 )
+from tests.kit.threads import in_thread
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 HOSTILE = FIXTURES / "hostile_controllers"
@@ -83,23 +83,6 @@ def controller_error(fn: Callable[[], object]) -> ControllerError:
         fn()
     assert info.value.exit_code == 4
     return info.value
-
-
-def in_thread(fn: Callable[[], object]) -> BaseException | None:
-    """Run ``fn`` in a worker thread (as the HTTP API will); what it raised."""
-    box: list[BaseException | None] = [None]
-
-    def target() -> None:
-        try:
-            fn()
-        except BaseException as exc:
-            box[0] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(60)
-    assert not thread.is_alive()
-    return box[0]
 
 
 # --- what compute_features returns ----------------------------------------------------------

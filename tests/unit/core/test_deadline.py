@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from hbbacktest.core.deadline import TimeLimit, TimeLimitExceeded
+from tests.kit.threads import in_thread
 
 LIMIT_S = 0.3
 
@@ -27,23 +27,6 @@ def swallow_once() -> None:
         pass
     while True:  # the stop is raised again
         pass
-
-
-def in_thread(fn: Callable[[], object]) -> BaseException | None:
-    """Run ``fn`` in a worker thread; what it raised (None if nothing)."""
-    box: list[BaseException | None] = [None]
-
-    def target() -> None:
-        try:
-            fn()
-        except BaseException as exc:
-            box[0] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(30)
-    assert not thread.is_alive()
-    return box[0]
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +65,7 @@ def test_stops_code_in_a_worker_thread(fn: Callable[[], None]) -> None:
             limits.append(limit)
             fn()
 
-    assert isinstance(in_thread(guarded), TimeLimitExceeded)
+    assert isinstance(in_thread(guarded, join_s=30), TimeLimitExceeded)
     assert limits[0].expired
     names = [frame.name for frame in limits[0].stack]
     assert ("busy" in names) or ("swallow_once" in names)
@@ -96,7 +79,7 @@ def test_code_that_ends_in_time_is_left_alone_and_nothing_lands_later() -> None:
         time.sleep(0.05)  # a stray exception injected late would land here
 
     for _ in range(2):
-        assert in_thread(quick) is None
+        assert in_thread(quick, join_s=30) is None
     quick()
 
 
