@@ -49,6 +49,18 @@ _INV_COND_TOL = np.finfo(np.float64).eps * 1e3
 
 
 @njit(cache=True)
+def _window_bounds_nb(i: int, window: int) -> tuple[int, int]:
+    """``[start, end)`` of row ``i``'s window, as pandas' FixedWindowIndexer gives it.
+
+    Window 0 is pandas' odd case: an empty window ending one row early.
+    """
+    if window == 0:
+        return i, i
+    end = i + 1
+    return max(end - window, 0), end
+
+
+@njit(cache=True)
 def rolling_mean_1d_nb(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
     """Rolling mean over the last ``window`` values, NaN skipped (``pd.Series.rolling().mean()``).
 
@@ -74,13 +86,7 @@ def rolling_mean_1d_nb(values: np.ndarray, window: int, min_periods: int) -> np.
     prev_start = 0
     prev_end = 0
     for i in range(n):
-        # pandas' FixedWindowIndexer (window 0 is offset by one, hence the special case).
-        if window == 0:
-            end = i
-            start = i
-        else:
-            end = i + 1
-            start = max(end - window, 0)
+        start, end = _window_bounds_nb(i, window)
         if i == 0 or start >= prev_end:
             # (re)start: pandas rebuilds the sums when the new window shares nothing with the last.
             comp_add = 0.0
@@ -177,12 +183,7 @@ def rolling_var_1d_nb(values: np.ndarray, window: int, min_periods: int, ddof: i
     prev_start = 0
     prev_end = 0
     for i in range(n):
-        if window == 0:
-            end = i
-            start = i
-        else:
-            end = i + 1
-            start = max(end - window, 0)
+        start, end = _window_bounds_nb(i, window)
         recompute = i == 0 or start >= prev_end
         if not recompute:
             for j in range(prev_start, start):
