@@ -15,9 +15,9 @@ from typing import Annotated
 import typer
 
 from hbbacktest import __version__
-from hbbacktest.cli import run as run_command
 from hbbacktest.cli.controllers import controllers_app
 from hbbacktest.cli.data import data_app
+from hbbacktest.cli.run import run
 from hbbacktest.core.errors import EXIT_INTERRUPTED
 
 app = typer.Typer(
@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(controllers_app, name="controllers")
-run_command.register(app)
+app.command()(run)
 
 
 def _print_version(value: bool) -> None:

@@ -67,11 +67,6 @@ def render_summary(result: BacktestResult) -> str:
     return "\n".join(lines)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``run`` command to ``app``."""
-    app.command()(run)
-
-
 @handle_errors
 def run(
     config: Annotated[

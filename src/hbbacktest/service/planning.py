@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import os
+import typing
 from dataclasses import dataclass
 from typing import Any
 
-from hbbacktest.config.request import BacktestRequest
+from hbbacktest.config.request import BacktestRequest, FillModelName
 from hbbacktest.config.settings import Settings
 from hbbacktest.config.validation import validate_model
 from hbbacktest.controllers.registry import ControllerRegistry
@@ -22,9 +23,9 @@ from hbbacktest.data.store import CandleStore
 from hbbacktest.service.backtest import available_window, load_controller_config
 from hbbacktest.service.controllers import build_registry
 from hbbacktest.service.defaults import DEFAULT_CONFIG, DEFAULT_END, DEFAULT_START
+from hbbacktest.service.output import FORMATS
 
-FILL_MODELS = ("hummingbot", "touch")
-OUTPUT_FORMATS = ("json", "parquet")
+FILL_MODELS: tuple[str, ...] = typing.get_args(FillModelName)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def check_run_options(
         problem
         for problem in (
             _choice("--fill-model", fill_model, FILL_MODELS),
-            _choice("--format", output_format, OUTPUT_FORMATS),
+            _choice("--format", output_format, FORMATS),
         )
         if problem
     ]
