@@ -3,6 +3,8 @@
 * :class:`ConfigError` — the user must fix their input (HTTP 422, CLI exit code 2).
 * :class:`DataError` / :class:`DataMissingError` — candles are invalid or absent; the message
   names the range and the command that fixes it.
+* :class:`ExchangeError` / :class:`ExchangeTemporaryError` (both data errors) — an exchange
+  refused a candle request, or kept failing past the retry budget (try again later).
 * :class:`ControllerError` — a controller's own code raised, ran too long, or returned something
   unusable; carries the controller name and the file and line to look at.
 * :class:`InternalError` — a broken invariant inside hbbacktest: a bug, please report it.
@@ -59,6 +61,20 @@ class DataError(HbBacktestError):
 
 class DataMissingError(DataError):
     """The candles needed for a run are not in the store."""
+
+
+class ExchangeError(DataError):
+    """An exchange refused or could not answer a candle request (unknown pair, bad answer …).
+
+    Retrying the same request will not help; the message says what the exchange said.
+    """
+
+
+class ExchangeTemporaryError(ExchangeError):
+    """An exchange kept failing in a way that may pass (rate limit, 5xx, network).
+
+    Raised once the retry budget ran out; running the same command later may succeed.
+    """
 
 
 class ControllerError(HbBacktestError):

@@ -23,13 +23,15 @@ pandas and pyarrow are imported inside the methods that need them, so importing 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
+import json
 import os
 import re
 import shlex
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,10 +44,12 @@ from hbbacktest.data.convert import (
     MAX_TS_S,
     MIN_TS_S,
     check_interval,
+    interval_name,
     normalize_frame,
     resample,
     validate_candles,
 )
+from hbbacktest.data.coverage import Range, merge_ranges, ranges_from_json, ranges_to_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,6 +65,7 @@ _QUOTES = (
     "JPY", "DAI", "BTC", "ETH", "BNB",
 )  # fmt: skip
 _STORED_COLUMNS = ("timestamp", *COLUMNS)
+_COVERAGE_KEY = b"hbbacktest.coverage"
 _LEGACY_TMP_AGE_S = 3600  # mkstemp temporaries of older versions: no writer runs that long
 _FAR = 2**62
 
@@ -79,6 +84,9 @@ class StoredSeries:
         file: absolute path of the Parquet file.
         problem: why the file cannot be used (corrupt, truncated, misnamed), or None.
         fix: how to repair it (the ``--replace`` import command), or None when healthy.
+        coverage: the ranges of open times asked for (fetched or imported), merged; a
+            missing candle inside them is a real gap, outside them a hole never asked for.
+        size_bytes: the file's size.
     """
 
     connector: str
@@ -90,6 +98,8 @@ class StoredSeries:
     file: Path
     problem: str | None = None
     fix: str | None = None
+    coverage: tuple[Range, ...] = ()
+    size_bytes: int = field(default=0, compare=False)
 
     @property
     def corrupt(self) -> bool:
@@ -172,6 +182,19 @@ def _check_name(value: str, what: str) -> str:
     return value
 
 
+def canonical_interval(interval: str) -> str:
+    """The one name of an interval in file names: ``60s`` and ``1m`` are the same series.
+
+    Raises:
+        ConfigError: not an interval.
+
+    Example:
+        >>> canonical_interval("60s"), canonical_interval("1h")
+        ('1m', '1h')
+    """
+    return interval_name(interval_to_seconds(interval))
+
+
 def check_trading_pair(trading_pair: str) -> str:
     """Return the pair upper-cased if it is Hummingbot's ``BASE-QUOTE``, else raise.
 
@@ -216,6 +239,87 @@ def _arrow_errors() -> tuple[type[BaseException], ...]:
     return (OSError, ValueError, TypeError, NotImplementedError, pa.ArrowException)
 
 
+class DatasetUpdate:
+    """One dataset opened for writing under its lock (see :meth:`CandleStore.updating`).
+
+    Attributes:
+        path: the dataset's file.
+        candles: what the dataset holds now (committed pages included).
+        coverage: the ranges asked for so far, merged.
+        set_aside: where a corrupt file was moved, or None.
+        problem: why that file was corrupt, or None.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        candles: Candles,
+        coverage: list[Range],
+        *,
+        aside: Path | None,
+        problem: str | None,
+    ) -> None:
+        self.path = path
+        self.candles = candles
+        self.coverage = coverage
+        self.set_aside = aside
+        self.problem = problem
+        self._pending: list[Candles] = []
+        self._pending_ranges: list[Range] = []
+
+    @property
+    def pending_rows(self) -> int:
+        """Candles added since the last commit."""
+        return sum(len(c) for c in self._pending)
+
+    def add(self, candles: Candles, asked: Range) -> None:
+        """Queue candles and the range they answer (``asked``, inclusive open times).
+
+        Raises:
+            DataError: the candles are invalid or lie outside ``asked`` (nothing is queued).
+        """
+        source = f"candles for {self.path.absolute()}"
+        if len(candles):
+            validate_candles(
+                candles.ts,
+                candles.open,
+                candles.high,
+                candles.low,
+                candles.close,
+                candles.volume,
+                source=source,
+            )
+            if candles.ts[0] < asked[0] or candles.ts[-1] > asked[1]:
+                raise DataError(f"{source}: candles outside the range they answer")
+        self._pending.append(candles)
+        self._pending_ranges.append(asked)
+
+    def commit(self) -> None:
+        """Write what was added (candles and coverage) atomically; a no-op when nothing was.
+
+        Raises:
+            DataError: the merged dataset breaks the interval's spacing (nothing written).
+            OutputError: the file cannot be written (the stored one is unchanged).
+        """
+        if not self._pending_ranges:
+            return
+        merged = self.candles
+        for page in self._pending:
+            if len(page):
+                merged = _merge(merged, page)
+        coverage = merge_ranges([*self.coverage, *self._pending_ranges], merged.interval_s)
+        if len(merged):
+            check_interval(
+                merged.ts,
+                canonical_interval(self.path.stem.rpartition("_")[2]),
+                merged.interval_s,
+                source=str(self.path.absolute()),
+            )
+            _write_atomic(self.path, merged, coverage)
+        self.candles, self.coverage = merged, coverage
+        self._pending, self._pending_ranges = [], []
+
+
 class CandleStore:
     """Parquet candle files under ``data_dir`` (see the module docstring for the layout).
 
@@ -241,7 +345,7 @@ class CandleStore:
             ConfigError: for an invalid interval, or a connector or pair that is empty, too
                 long or holds characters other than letters, digits, ``-``, ``_``, ``.``.
         """
-        interval_to_seconds(interval)
+        interval = canonical_interval(interval)
         connector = _check_name(connector, "connector")
         pair = _check_name(trading_pair.upper(), "trading pair")
         return self.data_dir / "candles" / connector / f"{pair}_{interval}.parquet"
@@ -362,6 +466,8 @@ class CandleStore:
     ) -> ImportReport:
         """Merge ``new`` into ``target`` under the dataset lock; validate, then write.
 
+        The new candles' span joins the dataset's coverage (an import is a range asked for).
+
         The checks of ``new`` run before the lock is taken and the folder created, so bad
         input leaves no trace at all; those of the merged result run under the lock.
         """
@@ -376,10 +482,11 @@ class CandleStore:
         with self._locked(target):
             self._remove_stale_temporaries(target)
             old = Candles.empty(new.interval_s)
+            covered: list[Range] = []
             existed = target.exists()
             if existed and not replace:
                 try:
-                    old = _read_stored(target, new.interval_s)
+                    old, covered = _read_dataset(target, new.interval_s)
                 except _Corrupt as exc:
                     raise DataError(
                         f"{absolute} is corrupt ({exc}); nothing was imported and the file is "
@@ -406,7 +513,8 @@ class CandleStore:
                     raise DataError(
                         f"{exc}. The stored file is unchanged; --replace overwrites it"
                     ) from None
-            _write_atomic(target, merged)
+            span = [(int(new.ts[0]), int(new.ts[-1]))] if len(new) else []
+            _write_atomic(target, merged, merge_ranges([*covered, *span], new.interval_s))
         gaps, missing = merged.gaps()
         largest = merged.largest_gap()
         rows_added = len(merged) - len(old)
@@ -425,15 +533,73 @@ class CandleStore:
         )
 
     @contextlib.contextmanager
-    def _locked(self, target: Path) -> Iterator[None]:
+    def updating(
+        self,
+        connector: str,
+        trading_pair: str,
+        interval: str,
+        *,
+        lock_timeout_s: float | None = None,
+    ) -> Iterator[DatasetUpdate]:
+        """Hold one dataset's writer lock and yield a :class:`DatasetUpdate` to add pages to.
+
+        What the update commits is durable at once (each commit is an atomic rewrite), so a
+        fetch killed half-way keeps every committed page and its coverage. A corrupt stored
+        file is set aside (renamed ``<name>.corrupt-<UTC time>``) and the dataset starts empty;
+        ``DatasetUpdate.set_aside`` names it so the caller can warn.
+
+        Args:
+            connector: e.g. ``binance``.
+            trading_pair: ``BASE-QUOTE``.
+            interval: e.g. ``1m``.
+            lock_timeout_s: how long to wait for another writer (a fetch of the same dataset
+                in another process); default the store's ``lock_timeout_s``.
+
+        Raises:
+            ConfigError: invalid names; DataError: the lock wait timed out; OutputError: the
+                store folder or lock file cannot be created.
+        """
+        step = interval_to_seconds(interval)
+        target = self.path(connector, check_trading_pair(trading_pair), interval)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create the store folder {target.parent.absolute()}: {exc}"
+            ) from exc
+        with self._locked(target, timeout_s=lock_timeout_s):
+            self._remove_stale_temporaries(target)
+            candles = Candles.empty(step)
+            covered: list[Range] = []
+            aside: Path | None = None
+            problem: str | None = None
+            if target.exists():
+                try:
+                    candles, covered = _read_dataset(target, step)
+                except _Corrupt as exc:
+                    problem = str(exc)
+                    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+                    aside = target.with_name(f"{target.name}.corrupt-{stamp}")
+                    try:
+                        os.replace(target, aside)
+                    except OSError as err:
+                        raise OutputError(
+                            f"{target.absolute()} is corrupt ({exc}) and cannot be moved aside: "
+                            f"{err}"
+                        ) from err
+            yield DatasetUpdate(target, candles, covered, aside=aside, problem=problem)
+
+    @contextlib.contextmanager
+    def _locked(self, target: Path, *, timeout_s: float | None = None) -> Iterator[None]:
         """Hold the dataset's writer lock (``.<file name>.lock``) for the ``with`` body."""
         lock_path = target.with_name(f".{target.name}.lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
             raise OutputError(f"cannot create the lock file {lock_path.absolute()}: {exc}") from exc
+        limit_s = self.lock_timeout_s if timeout_s is None else timeout_s
         try:
-            deadline = time.monotonic() + self.lock_timeout_s
+            deadline = time.monotonic() + limit_s
             delay = 0.001
             while True:
                 try:
@@ -444,7 +610,7 @@ class CandleStore:
                     if time.monotonic() >= deadline:
                         raise DataError(
                             f"{target.absolute()}: another process has been writing this dataset "
-                            f"for over {self.lock_timeout_s:g} s (it holds {lock_path.absolute()});"
+                            f"for over {limit_s:g} s (it holds {lock_path.absolute()});"
                             " wait for it to finish, or stop it, and try again"
                         ) from None
                     time.sleep(delay)
@@ -553,7 +719,7 @@ class CandleStore:
     @staticmethod
     def _load_file(path: Path, step: int) -> Candles:
         try:
-            return _read_stored(path, step)
+            return _read_dataset(path, step)[0]
         except _Corrupt as exc:
             pair, _, interval = path.stem.rpartition("_")
             raise DataError(
@@ -562,14 +728,18 @@ class CandleStore:
             ) from None
 
 
-def _read_stored(path: Path, step: int) -> Candles:
-    """The candles of a stored file, checked like an import; raises _Corrupt with the reason."""
+def _read_dataset(path: Path, step: int) -> tuple[Candles, list[Range]]:
+    """A stored file's candles, checked like an import, and its coverage; raises _Corrupt.
+
+    Files written before coverage was recorded cover their first to last candle.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         with pq.ParquetFile(path) as parquet:
-            names = parquet.schema_arrow.names
+            schema = parquet.schema_arrow
+            names = schema.names
             missing = [c for c in _STORED_COLUMNS if c not in names]
             if missing:
                 raise _Corrupt(f"the file lacks column(s) {', '.join(missing)}")
@@ -614,7 +784,24 @@ def _read_stored(path: Path, step: int) -> Candles:
         )
     except DataError as exc:
         raise _Corrupt(str(exc).removeprefix("stored candles: ")) from None
-    return candles
+    covered = _coverage_of(schema.metadata, candles)
+    if covered is None:
+        raise _Corrupt("its coverage record (hbbacktest.coverage metadata) is unreadable")
+    return candles, covered
+
+
+def _coverage_of(metadata: dict[bytes, bytes] | None, candles: Candles) -> list[Range] | None:
+    """Coverage from the schema metadata, the candles' own span when absent, None when bad."""
+    raw = (metadata or {}).get(_COVERAGE_KEY)
+    if raw is None:
+        return [(int(candles.ts[0]), int(candles.ts[-1]))] if len(candles) else []
+    try:
+        ranges = ranges_from_json(json.loads(raw))
+    except ValueError:
+        return None
+    if ranges is None:
+        return None
+    return merge_ranges(ranges, candles.interval_s)
 
 
 def _numpy(array: Any, name: str) -> np.ndarray:
@@ -687,7 +874,31 @@ def _describe(file: Path) -> StoredSeries:
             f"timestamps {first} … {last} are outside 1970..2100 in epoch seconds (written in "
             "another unit?)"
         )
-    return StoredSeries(entry.connector, pair, interval, first, last, entry.rows, file)
+    raw = (schema.metadata or {}).get(_COVERAGE_KEY)
+    if raw is None:
+        coverage: list[Range] | None = [(first, last)]
+    else:
+        try:
+            coverage = ranges_from_json(json.loads(raw))
+        except ValueError:
+            coverage = None
+        if coverage is None:
+            return corrupt("its coverage record (hbbacktest.coverage metadata) is unreadable")
+    try:
+        size = file.stat().st_size
+    except OSError:
+        size = 0
+    return StoredSeries(
+        entry.connector,
+        pair,
+        interval,
+        first,
+        last,
+        entry.rows,
+        file,
+        coverage=tuple(coverage or ()),
+        size_bytes=size,
+    )
 
 
 def _timestamp_bounds(meta: Any) -> tuple[int, int] | None:
@@ -727,8 +938,12 @@ def _merge(old: Candles, new: Candles) -> Candles:
     )
 
 
-def _write_atomic(target: Path, candles: Candles) -> None:
-    """Write ``target`` via a fsynced temporary and a rename; the old file survives a failure."""
+def _write_atomic(target: Path, candles: Candles, coverage: list[Range]) -> None:
+    """Write ``target`` via a fsynced temporary and a rename; the old file survives a failure.
+
+    The coverage travels in the file's own metadata, so candles and the record of what was
+    asked for can never disagree after a crash.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -737,7 +952,7 @@ def _write_atomic(target: Path, candles: Candles) -> None:
             "timestamp": pa.array(candles.ts, type=pa.int64()),
             **{name: pa.array(getattr(candles, name), type=pa.float64()) for name in COLUMNS},
         }
-    )
+    ).replace_schema_metadata({_COVERAGE_KEY: json.dumps(ranges_to_json(coverage)).encode()})
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         # os.open with 0o666 lets the umask decide, as for any file the user creates
@@ -770,8 +985,10 @@ def _write_atomic(target: Path, candles: Candles) -> None:
 __all__ = [
     "NAME_MAX",
     "CandleStore",
+    "DatasetUpdate",
     "Gap",
     "ImportReport",
     "StoredSeries",
+    "canonical_interval",
     "check_trading_pair",
 ]

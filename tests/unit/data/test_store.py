@@ -490,9 +490,25 @@ def test_series(store: CandleStore, tmp_path: Path) -> None:
     candles = (store.data_dir / "candles").absolute()
     assert store.series() == [
         StoredSeries(
-            "binance", "BTC-USDT", "1m", T0, T0 + 180, 4, candles / "binance/BTC-USDT_1m.parquet"
+            "binance",
+            "BTC-USDT",
+            "1m",
+            T0,
+            T0 + 180,
+            4,
+            candles / "binance/BTC-USDT_1m.parquet",
+            coverage=((T0, T0 + 180),),
         ),
-        StoredSeries("okx", "ETH-USDT", "5m", T0, T0 + 300, 2, candles / "okx/ETH-USDT_5m.parquet"),
+        StoredSeries(
+            "okx",
+            "ETH-USDT",
+            "5m",
+            T0,
+            T0 + 300,
+            2,
+            candles / "okx/ETH-USDT_5m.parquet",
+            coverage=((T0, T0 + 300),),
+        ),
     ]
     assert not any(s.corrupt for s in store.series())
 

@@ -1,0 +1,78 @@
+"""Pure functions over inclusive ranges of candle open times (epoch s).
+
+A dataset's *coverage* is the list of ranges its candles were asked for (from an exchange, or
+an imported file's span). Inside coverage a missing candle is a real gap (asked, nothing
+there); outside it is a hole (never asked), which is what a fetch fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+Range = tuple[int, int]
+
+
+def merge_ranges(ranges: Iterable[Range], step: int) -> list[Range]:
+    """Sorted, disjoint ranges; ranges that touch (``b + step == c``) or overlap are joined.
+
+    Example:
+        >>> merge_ranges([(120, 180), (0, 60), (240, 300)], 60)
+        [(0, 300)]
+    """
+    ordered = sorted((int(a), int(b)) for a, b in ranges if b >= a)
+    merged: list[Range] = []
+    for a, b in ordered:
+        if merged and a <= merged[-1][1] + step:
+            if b > merged[-1][1]:
+                merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def missing_ranges(start: int, end: int, covered: Iterable[Range], step: int) -> list[Range]:
+    """The parts of ``[start, end]`` (aligned on ``step``) that ``covered`` does not hold.
+
+    Example:
+        >>> missing_ranges(0, 600, [(120, 240)], 60)
+        [(0, 60), (300, 600)]
+    """
+    first = -(-start // step) * step
+    last = (end // step) * step
+    holes: list[Range] = []
+    cursor = first
+    for a, b in merge_ranges(covered, step):
+        if b < cursor:
+            continue
+        if a > last:
+            break
+        if a > cursor:
+            holes.append((cursor, min(last, a - step)))
+        cursor = max(cursor, b + step)
+        if cursor > last:
+            break
+    if cursor <= last:
+        holes.append((cursor, last))
+    return holes
+
+
+def ranges_to_json(ranges: Iterable[Range]) -> list[list[int]]:
+    """Ranges as JSON-ready lists."""
+    return [[int(a), int(b)] for a, b in ranges]
+
+
+def ranges_from_json(raw: object) -> list[Range] | None:
+    """Ranges read back from JSON, or None when the value is not a list of ``[a, b]`` pairs."""
+    if not isinstance(raw, list):
+        return None
+    out: list[Range] = []
+    for item in raw:
+        if (
+            not isinstance(item, list)
+            or len(item) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in item)
+            or item[0] > item[1]
+        ):
+            return None
+        out.append((item[0], item[1]))
+    return out

@@ -1,0 +1,481 @@
+"""Candles from exchanges through ccxt: the only module that imports ccxt.
+
+:class:`ExchangeClient` turns a (pair, interval, window) into a stream of :class:`Page` s, each
+the answer for one window of at most ``page_limit`` candles. A page covers exactly the time
+range it asked for, so the cache can record what was asked and tell a real exchange gap (asked,
+nothing there) from a hole (never asked).
+
+Rules, each for a failure seen in the field:
+
+* **Pages are windows, not cursors.** Each request asks for ``[since, until]`` holding at most
+  ``page_limit`` candles. Exchanges that page backwards (Bybit, OKX answer the *newest* rows of
+  a window) and forwards (Binance) are read the same way, and a page never skips rows.
+* **Every answer is checked.** Rows outside the asked window are dropped; an answer that holds
+  only rows *before* the window (a repeated page, an ignored ``since``) is retried; rows must be
+  aligned on the interval and hold finite, positive prices. Exchanges that return ``None`` or
+  a malformed body (Hummingbot's ``'NoneType'`` and ``IndexError`` reports) get a clear
+  ExchangeError naming the exchange, pair, interval and window, never a crash downstream.
+* **An empty answer is confirmed before it becomes a gap.** A forward-paging exchange is asked
+  once more without ``until`` (its first rows after ``since`` also tell where the data resumes,
+  which skips long empty stretches in one request); others are asked the same window again.
+* **The still-forming candle is never returned**: the window ends at the last complete candle.
+* **Retries are bounded.** 429/418 (waiting what ``Retry-After`` says), 5xx, timeouts, network
+  errors and malformed answers are retried with exponential backoff; the total wait over a
+  fetch is capped, then :class:`ExchangeTemporaryError` says what kept failing.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hbbacktest.core.errors import (
+    ConfigError,
+    ExchangeError,
+    ExchangeTemporaryError,
+    did_you_mean,
+)
+from hbbacktest.core.time import format_time, interval_to_seconds
+from hbbacktest.data.candles import Candles
+from hbbacktest.data.sources.venues import Venue
+
+_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]+")
+_DEFAULT_PAGE_LIMIT = 500
+_MAX_PAGE_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to retry a failing exchange.
+
+    Attributes:
+        attempts: tries per request before giving up (default 8).
+        base_delay_s: first backoff; doubled after each failure (default 0.5 s).
+        max_delay_s: longest single backoff, unless ``Retry-After`` asks for more (30 s).
+        max_total_wait_s: the most one fetch may spend waiting, over all requests (300 s).
+        timeout_s: HTTP timeout of one request (30 s).
+    """
+
+    attempts: int = 8
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    max_total_wait_s: float = 300.0
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Page:
+    """The exchange's answer for one window of candle open times ``[start, end]`` (epoch s).
+
+    ``candles`` holds every candle the exchange has in the window (possibly none: a real gap).
+    """
+
+    start: int
+    end: int
+    candles: Candles
+
+
+def override_urls(api: Any, base_url: str) -> Any:
+    """Point every URL of a ccxt ``urls['api']`` entry at ``base_url``, keeping the paths.
+
+    ``https://api.binance.com/api/v3`` with ``http://127.0.0.1:8080`` becomes
+    ``http://127.0.0.1:8080/api/v3``; nested dicts are walked; templates such as
+    ``https://api.{hostname}`` are replaced whole.
+
+    Example:
+        >>> override_urls({"public": "https://api.x.com/v1"}, "http://127.0.0.1:9/")
+        {'public': 'http://127.0.0.1:9/v1'}
+    """
+    base = base_url.rstrip("/")
+    if isinstance(api, str):
+        return _HOST.sub(lambda _: base, api, count=1)
+    if isinstance(api, dict):
+        return {key: override_urls(value, base_url) for key, value in api.items()}
+    return api
+
+
+def last_complete_open(now_s: float, step: int) -> int:
+    """Open time of the last candle that has closed at ``now_s`` (the forming one excluded)."""
+    return (int(now_s) // step) * step - step
+
+
+class ExchangeClient:
+    """One exchange's public candle endpoint, through ccxt.
+
+    Args:
+        venue: the connector's row of :data:`hbbacktest.data.sources.venues.VENUES`.
+        base_url: send requests there instead of the exchange (a proxy, testnet or local
+            replay server); paths are kept.
+        retry: the retry policy.
+        rate_limit: use ccxt's rate limiter (default on; tests against a local server may
+            turn it off).
+        now: the clock (epoch s) deciding which candle is still forming.
+        sleep: how to wait between retries.
+
+    Raises:
+        ConfigError: ccxt is not installed (names the package to install).
+    """
+
+    def __init__(
+        self,
+        venue: Venue,
+        *,
+        base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: bool = True,
+        now: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.venue = venue
+        self.base_url = base_url
+        self.retry = retry or RetryPolicy()
+        self._now = now
+        self._sleep = sleep
+        self._waited_s = 0.0
+        self.requests = 0
+        try:
+            import ccxt
+        except ImportError as exc:  # pragma: no cover - ccxt is a dependency
+            raise ConfigError("fetching candles needs the ccxt package: pip install ccxt") from exc
+        self._ccxt = ccxt
+        factory = getattr(ccxt, venue.ccxt_id)
+        self._exchange = factory(
+            {
+                "enableRateLimit": rate_limit,
+                "timeout": int(self.retry.timeout_s * 1000),
+                "options": dict(venue.options),
+            }
+        )
+        if base_url:
+            self._exchange.urls["api"] = override_urls(self._exchange.urls["api"], base_url)
+        self._markets_loaded = False
+
+    # --- public ----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The connector name, with the base URL when overridden (for messages)."""
+        return self.venue.connector + (f" (at {self.base_url})" if self.base_url else "")
+
+    def page_limit(self) -> int:
+        """Candles per request: the venue table's figure, else ccxt's, else 500."""
+        if self.venue.page_limit:
+            return self.venue.page_limit
+        features = self._exchange.features or {}
+        kind = features.get("spot" if self.venue.kind == "spot" else "swap") or {}
+        if self.venue.kind == "perpetual":
+            kind = kind.get("linear") or {}
+        limit = (kind.get("fetchOHLCV") or {}).get("limit")
+        if isinstance(limit, int) and limit > 0:
+            return min(limit, _MAX_PAGE_LIMIT)
+        return _DEFAULT_PAGE_LIMIT
+
+    def check_market(self, trading_pair: str, interval: str) -> str:
+        """Load the exchange's markets and return the ccxt symbol of the pair.
+
+        Raises:
+            ConfigError: the exchange lists no such market, or does not serve the interval
+                (with the closest symbols and the intervals it serves).
+            ExchangeError / ExchangeTemporaryError: the market list could not be loaded.
+        """
+        symbol = self.venue.symbol(trading_pair)
+        if not self._markets_loaded:
+            self._call(self._exchange.load_markets, what="the market list")
+            self._markets_loaded = True
+        markets = self._exchange.markets or {}
+        if symbol not in markets:
+            raise ConfigError(
+                f"{self.name} has no market {trading_pair} (ccxt symbol {symbol})"
+                f"{did_you_mean(symbol, markets)}; check --pair (Hummingbot's BASE-QUOTE)"
+            )
+        timeframes = self._exchange.timeframes or {}
+        if interval not in timeframes:
+            raise ConfigError(
+                f"{self.name} serves no {interval} candles; its intervals: {', '.join(timeframes)}"
+            )
+        return symbol
+
+    def fetch(self, trading_pair: str, interval: str, start: int, end: int) -> Iterator[Page]:
+        """Every page of candles with open time in ``[start, end]`` (epoch s), in time order.
+
+        The window is cut at the last complete candle; pages tile it without overlap, and an
+        empty page is a range the exchange confirmed it has nothing for.
+
+        Raises:
+            ConfigError: unknown market or interval.
+            ExchangeError: the exchange refused the request or keeps answering nonsense.
+            ExchangeTemporaryError: retries ran out (rate limits, 5xx, network).
+        """
+        symbol = self.check_market(trading_pair, interval)
+        step = interval_to_seconds(interval)
+        limit = self.page_limit()
+        cursor = -(-start // step) * step
+        end = min(end, last_complete_open(self._now(), step))
+        while cursor <= end:
+            page_end = min(end, cursor + (limit - 1) * step)
+            where = (
+                f"{self.venue.connector} {trading_pair} {interval} candles "
+                f"{format_time(cursor)} – {format_time(page_end)} UTC"
+            )
+            rows = self._page(symbol, interval, step, cursor, page_end, limit, where)
+            if rows is not None:
+                yield Page(cursor, page_end, _to_candles(rows, step))
+                cursor = page_end + step
+                continue
+            # Nothing in the window: confirm, and learn where the data resumes if we can.
+            resume = self._confirm_empty(symbol, interval, step, cursor, page_end, limit, where)
+            if isinstance(resume, np.ndarray):
+                yield Page(cursor, page_end, _to_candles(resume, step))
+                cursor = page_end + step
+            elif resume is None:
+                yield Page(cursor, page_end, Candles.empty(step))
+                cursor = page_end + step
+            else:
+                gap_end = min(end, resume - step)
+                yield Page(cursor, gap_end, Candles.empty(step))
+                cursor = gap_end + step
+
+    # --- one request ------------------------------------------------------------------------
+
+    def _page(
+        self,
+        symbol: str,
+        interval: str,
+        step: int,
+        since: int,
+        until: int,
+        limit: int,
+        where: str,
+    ) -> np.ndarray | None:
+        """Rows inside ``[since, until]`` (None when none); retries answers that make no sense."""
+        for attempt in range(self.retry.attempts):
+            raw = self._ohlcv(symbol, interval, since, limit, where, until=until)
+            rows = _parse_rows(raw, step, where)
+            if not len(rows):
+                return None
+            inside = rows[(rows[:, 0] >= since) & (rows[:, 0] <= until)]
+            if len(inside):
+                return inside
+            if rows[0, 0] > until:
+                return None  # the exchange's data starts later; _confirm_empty finds where
+            # Only rows before the window: a repeated page or an ignored `since`.
+            self._backoff(attempt, where, "answered with candles before the window asked")
+        raise ExchangeError(
+            f"{self.name} keeps answering {where} with candles from before that window "
+            f"({self.retry.attempts} tries); the exchange ignores the requested start time"
+        )
+
+    def _confirm_empty(
+        self,
+        symbol: str,
+        interval: str,
+        step: int,
+        since: int,
+        until: int,
+        limit: int,
+        where: str,
+    ) -> np.ndarray | int | None:
+        """Ask again: rows of the window, the open time where data resumes, or None (a gap)."""
+        if self.venue.forward_paging or self.venue.history_limit:
+            raw = self._ohlcv(symbol, interval, since, limit, where, until=None)
+        else:
+            raw = self._ohlcv(symbol, interval, since, limit, where, until=until)
+        rows = _parse_rows(raw, step, where)
+        later = rows[rows[:, 0] >= since] if len(rows) else rows
+        if not len(later):
+            return None
+        inside = later[later[:, 0] <= until]
+        if len(inside):
+            return inside
+        return int(later[0, 0])
+
+    def _ohlcv(
+        self,
+        symbol: str,
+        interval: str,
+        since: int,
+        limit: int,
+        where: str,
+        *,
+        until: int | None,
+    ) -> Any:
+        params = {} if until is None else {"until": until * 1000}
+        return self._call(
+            lambda: self._exchange.fetch_ohlcv(symbol, interval, since * 1000, limit, params),
+            what=where,
+        )
+
+    def _call(self, fn: Callable[[], Any], *, what: str) -> Any:
+        """Run one ccxt call with the retry policy; ccxt errors become ours here."""
+        ccxt = self._ccxt
+        last = ""
+        for attempt in range(self.retry.attempts):
+            self.requests += 1
+            try:
+                return fn()
+            except ccxt.BadSymbol as exc:
+                raise ConfigError(f"{self.name} rejected {what}: {_short(exc)}") from exc
+            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+                last = f"rate limited ({_short(exc)})"
+                self._backoff(attempt, what, last, retry_after=self._retry_after())
+            except (ccxt.NetworkError, ccxt.BadResponse) as exc:
+                last = f"{type(exc).__name__}: {_short(exc)}"
+                self._backoff(attempt, what, last)
+            except ccxt.BaseError as exc:
+                if _server_error(exc):
+                    last = f"server error ({_short(exc)})"
+                    self._backoff(attempt, what, last)
+                    continue
+                raise ExchangeError(f"{self.name} refused {what}: {_short(exc)}") from exc
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                # ccxt parsing a malformed body (truncated JSON, nulls): retry, then report.
+                last = f"malformed answer ({type(exc).__name__}: {_short(exc)})"
+                self._backoff(attempt, what, last)
+        raise ExchangeTemporaryError(
+            f"{self.name} failed {self.retry.attempts} times for {what}; last: {last}. "
+            "What was fetched before is cached; run the same command again later"
+        )
+
+    def _retry_after(self) -> float | None:
+        headers = self._exchange.last_response_headers or {}
+        value = None
+        for key, raw in dict(headers).items():
+            if str(key).lower() == "retry-after":
+                value = str(raw).strip()
+        if not value:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
+
+    def _backoff(
+        self, attempt: int, what: str, reason: str, *, retry_after: float | None = None
+    ) -> None:
+        """Wait before the next try, or raise when this was the last one or the budget is spent."""
+        policy = self.retry
+        if attempt + 1 >= policy.attempts:
+            return  # the caller raises with the full story
+        delay = min(policy.max_delay_s, policy.base_delay_s * 2**attempt)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        if self._waited_s + delay > policy.max_total_wait_s:
+            asked = f" (the exchange asked to wait {retry_after:g} s)" if retry_after else ""
+            raise ExchangeTemporaryError(
+                f"{self.name} {reason} for {what}; waiting {delay:g} s more{asked} would pass "
+                f"the {policy.max_total_wait_s:g} s retry budget. What was fetched before is "
+                "cached; run the same command again later"
+            )
+        self._waited_s += delay
+        self._sleep(delay)
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_HTTP_5XX = re.compile(r"\b5\d\d\b")
+
+
+def _server_error(exc: BaseException) -> bool:
+    """True for a 5xx that ccxt raised as a bare ExchangeError (its text holds the code)."""
+    return bool(_HTTP_5XX.search(str(exc)[:400]))
+
+
+def _parse_rows(raw: Any, step: int, where: str) -> np.ndarray:
+    """Parse ccxt rows ``[[ms, o, h, l, c, v], …]`` into a checked ``(n, 6)`` array (seconds)."""
+    if raw is None:
+        raise ExchangeError(f"the exchange answered nothing (null) for {where}")
+    if not isinstance(raw, list):
+        raise ExchangeError(
+            f"the exchange answered {type(raw).__name__}, not candle rows, for {where}"
+        )
+    if not raw:
+        return np.empty((0, 6), dtype=np.float64)
+    try:
+        rows = np.array([row[:6] for row in raw], dtype=np.float64)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ExchangeError(
+            f"the exchange answered malformed candle rows for {where} ({exc}); first row: "
+            f"{str(raw[0])[:200]}"
+        ) from exc
+    if rows.ndim != 2 or rows.shape[1] != 6:
+        raise ExchangeError(f"the exchange answered rows without 6 fields for {where}")
+    bad = ~np.isfinite(rows).all(axis=1)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise ExchangeError(
+            f"the exchange answered {int(bad.sum())} candle(s) with missing values for {where}, "
+            f"e.g. {raw[at]!r}"
+        )
+    stamps_ms = rows[:, 0]
+    if (stamps_ms % 1000).any():
+        raise ExchangeError(
+            f"the exchange answered open times that are not whole seconds for {where}"
+        )
+    rows[:, 0] = stamps_ms // 1000
+    order = np.argsort(rows[:, 0], kind="stable")
+    rows = rows[order]
+    # The same open time twice: keep the later row (the fresher of two answers).
+    keep = np.ones(len(rows), dtype=bool)
+    keep[:-1] = rows[1:, 0] != rows[:-1, 0]
+    rows = rows[keep]
+    if step <= 86_400 and (rows[:, 0] % step).any():
+        at = int(np.flatnonzero(rows[:, 0] % step)[0])
+        raise ExchangeError(
+            f"the exchange answered a candle at {format_time(int(rows[at, 0]))} UTC, not on the "
+            f"{step} s grid, for {where}"
+        )
+    prices = rows[:, 1:5]
+    if (prices <= 0).any() or (rows[:, 5] < 0).any():
+        raise ExchangeError(
+            f"the exchange answered non-positive prices or negative volume for {where}"
+        )
+    return rows
+
+
+def _to_candles(rows: np.ndarray, step: int) -> Candles:
+    """Rows from :func:`_parse_rows` as Candles; high/low widened to hold open and close.
+
+    Exchanges round OHLC independently, so a high a hair below the close happens; it is
+    widened rather than refused (the store's validation would reject the page).
+    """
+    ts = rows[:, 0].astype(np.int64)
+    o, h, low, c, v = (np.ascontiguousarray(rows[:, i]) for i in range(1, 6))
+    h = np.maximum(h, np.maximum(o, c))
+    low = np.minimum(low, np.minimum(o, c))
+    return Candles(ts=ts, open=o, high=h, low=low, close=c, volume=v, interval_s=step)
+
+
+def client_for(
+    venue: Venue,
+    *,
+    urls: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+    rate_limit: bool = True,
+) -> ExchangeClient:
+    """An :class:`ExchangeClient` for a venue, at the base URL ``urls`` names for it, if any."""
+    base_url = (urls or {}).get(venue.connector)
+    return ExchangeClient(venue, base_url=base_url, retry=retry, rate_limit=rate_limit)
+
+
+__all__ = [
+    "ExchangeClient",
+    "Page",
+    "RetryPolicy",
+    "client_for",
+    "last_complete_open",
+    "override_urls",
+]
