@@ -11,13 +11,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializationInfo,
     SerializeAsAny,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
-from hbbacktest.config.controller import ControllerConfigBase
+from hbbacktest.config.controller import ConnectorName, ControllerConfigBase, TradingPair
 from hbbacktest.core.time import format_time, interval_to_seconds, parse_time
 
 FillModelName = Literal["hummingbot", "touch"]
@@ -41,6 +44,10 @@ class BacktestRequest(BaseModel):
         backtesting_resolution: the bar interval the engine steps through, default ``"1m"``.
         trade_cost: fee per side as a fraction of notional, default 0.0006 (0.06 %).
         fill_model: ``"hummingbot"`` (Hummingbot-compatible, default) or ``"touch"``.
+        candles_connector: take the simulation's prices from this connector instead of the
+            config's ``connector_name`` (e.g. trade ``xrpl``, price from ``binance``); None:
+            the traded connector. Candle feeds of the traded market move with it.
+        candles_trading_pair: likewise for the pair (default: the config's ``trading_pair``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -51,6 +58,21 @@ class BacktestRequest(BaseModel):
     backtesting_resolution: str = "1m"
     trade_cost: float = Field(default=0.0006, ge=0, lt=0.1)
     fill_model: FillModelName = "hummingbot"
+    candles_connector: ConnectorName | None = None
+    candles_trading_pair: TradingPair | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_price_source(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        # Requests without a price source serialise (and hash to a config_id) as before the
+        # option existed: stored results and sweep resume keys stay valid.
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("candles_connector", "candles_trading_pair"):
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
 
     @field_validator("config", mode="before")
     @classmethod
@@ -95,6 +117,16 @@ class BacktestRequest(BaseModel):
                 "coarser backtesting_resolution or split the window"
             )
         return self
+
+    @property
+    def price_connector(self) -> str:
+        """The connector whose candles the simulation uses."""
+        return self.candles_connector or self.config.connector_name
+
+    @property
+    def price_pair(self) -> str:
+        """The trading pair whose candles the simulation uses."""
+        return self.candles_trading_pair or self.config.trading_pair
 
     @property
     def resolution_s(self) -> int:

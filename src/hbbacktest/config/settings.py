@@ -1,15 +1,28 @@
-"""Process settings read from the environment (``HBBACKTEST_*``), built once and passed in."""
+"""Process settings read from a settings file and the environment, built once and passed in.
+
+``HBBACKTEST_SETTINGS`` may name a YAML or JSON file holding any of ``data_dir``,
+``controllers_dirs``, ``controller_timeout``, ``exchange_urls`` and ``offline``; each
+``HBBACKTEST_*`` variable that is set overrides the file's value.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hbbacktest.core.deadline import DEFAULT_CONTROLLER_TIMEOUT_S
-from hbbacktest.core.errors import ConfigError
+from hbbacktest.core.errors import ConfigError, did_you_mean
+
+_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
+_FILE_KEYS = ("data_dir", "controllers_dirs", "controller_timeout", "exchange_urls", "offline")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
 
 
 @dataclass(frozen=True)
@@ -23,30 +36,119 @@ class Settings:
         controller_timeout_s: time limit of each phase of controller code: importing one
             controller file, computing one run's features, one run's bar loop; ``None``: no
             limit. ``HBBACKTEST_CONTROLLER_TIMEOUT`` (seconds, ``0`` for no limit); default 300.
+        exchange_urls: connector name → base URL to send its candle requests to instead of
+            the exchange (a proxy, a testnet, a local replay server); paths are kept.
+            ``HBBACKTEST_EXCHANGE_URLS``, a JSON object, e.g.
+            ``{"binance": "http://127.0.0.1:8080"}``.
+        offline: never touch the network; candles missing from the cache are an error naming
+            the command that fetches them. ``HBBACKTEST_OFFLINE=1``; default off.
     """
 
     data_dir: Path = Path("data")
     controllers_dirs: tuple[Path, ...] = ()
     controller_timeout_s: float | None = DEFAULT_CONTROLLER_TIMEOUT_S
+    exchange_urls: Mapping[str, str] = field(default_factory=dict, hash=False)
+    offline: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``HBBACKTEST_*`` variables (``os.environ`` by default).
+        """Read the settings file (``HBBACKTEST_SETTINGS``) and ``HBBACKTEST_*`` variables.
+
+        Args:
+            environ: the variables (``os.environ`` by default).
 
         Raises:
-            ConfigError: ``HBBACKTEST_CONTROLLER_TIMEOUT`` is not a number of seconds >= 0.
+            ConfigError: a value is invalid (a timeout that is not seconds >= 0, exchange URLs
+                that are not a JSON object of http(s) URLs, an unknown key in the file …);
+                the message names the variable or file.
         """
         env = os.environ if environ is None else environ
-        dirs = tuple(
-            Path(part)
-            for part in (env.get("HBBACKTEST_CONTROLLERS_DIR") or "").split(os.pathsep)
-            if part
+        file = _read_settings_file(env.get("HBBACKTEST_SETTINGS"))
+
+        def pick(variable: str, key: str) -> Any:
+            value = env.get(variable)
+            return value if value not in (None, "") else file.get(key)
+
+        dirs_raw = pick("HBBACKTEST_CONTROLLERS_DIR", "controllers_dirs")
+        if isinstance(dirs_raw, list):
+            dirs = tuple(Path(str(part)) for part in dirs_raw if part)
+        else:
+            dirs = tuple(Path(part) for part in str(dirs_raw or "").split(os.pathsep) if part)
+        urls_raw = env.get("HBBACKTEST_EXCHANGE_URLS")
+        urls = (
+            _urls_from_json(urls_raw)
+            if urls_raw
+            else _check_urls(file.get("exchange_urls"), "exchange_urls in HBBACKTEST_SETTINGS")
         )
+        timeout = pick("HBBACKTEST_CONTROLLER_TIMEOUT", "controller_timeout")
         return cls(
-            data_dir=Path(env.get("HBBACKTEST_DATA_DIR") or "data"),
+            data_dir=Path(str(pick("HBBACKTEST_DATA_DIR", "data_dir") or "data")),
             controllers_dirs=dirs,
-            controller_timeout_s=_timeout_s(env.get("HBBACKTEST_CONTROLLER_TIMEOUT")),
+            controller_timeout_s=_timeout_s(None if timeout is None else str(timeout)),
+            exchange_urls=urls,
+            offline=_flag(pick("HBBACKTEST_OFFLINE", "offline"), "HBBACKTEST_OFFLINE"),
         )
+
+
+def _read_settings_file(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    from hbbacktest.config.loading import read_config_file
+
+    data = read_config_file(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"settings file {path} (HBBACKTEST_SETTINGS): expected a mapping")
+    unknown = [key for key in data if key not in _FILE_KEYS]
+    if unknown:
+        hint = did_you_mean(str(unknown[0]), _FILE_KEYS)
+        raise ConfigError(
+            f"settings file {path} (HBBACKTEST_SETTINGS): unknown key {unknown[0]!r}{hint}; "
+            f"known keys: {', '.join(_FILE_KEYS)}"
+        )
+    return data
+
+
+def _urls_from_json(raw: str) -> dict[str, str]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"HBBACKTEST_EXCHANGE_URLS is not valid JSON ({exc}); expected an object such as "
+            '{"binance": "http://127.0.0.1:8080"}'
+        ) from None
+    return _check_urls(data, "HBBACKTEST_EXCHANGE_URLS")
+
+
+def _check_urls(data: Any, where: str) -> dict[str, str]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{where}: expected an object mapping connector names to base URLs, such as "
+            '{"binance": "http://127.0.0.1:8080"}'
+        )
+    urls = {}
+    for name, url in data.items():
+        if not isinstance(url, str) or not _URL.match(url):
+            raise ConfigError(
+                f"{where}: {name!r} → {url!r} is not an http(s) base URL such as "
+                "'http://127.0.0.1:8080' or 'https://proxy.example.com/binance'"
+            )
+        urls[str(name)] = url.rstrip("/")
+    return urls
+
+
+def _flag(raw: Any, variable: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = "" if raw is None else str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{variable} = {raw!r}: expected 1/0, true/false, yes/no or on/off")
 
 
 def _timeout_s(raw: str | None) -> float | None:

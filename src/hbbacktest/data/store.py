@@ -668,6 +668,47 @@ class CandleStore:
                 continue
         return [name for _, name in sorted(valid)]
 
+    def coverage(self, connector: str, trading_pair: str, interval: str) -> list[Range] | None:
+        """The ranges a dataset was asked for (fetched or imported); None when there is none.
+
+        Reads only the file's metadata.
+
+        Raises:
+            DataError: the file is corrupt (names it and the command that replaces it).
+        """
+        import pyarrow.parquet as pq
+
+        target = self.path(connector, trading_pair, interval)
+        if not target.exists():
+            return None
+        step = interval_to_seconds(interval)
+        try:
+            schema = pq.read_schema(target)
+            raw = (schema.metadata or {}).get(_COVERAGE_KEY)
+            if raw is not None:
+                ranges = ranges_from_json(json.loads(raw))
+                if ranges is None:
+                    raise _Corrupt(
+                        "its coverage record (hbbacktest.coverage metadata) is unreadable"
+                    )
+                return merge_ranges(ranges, step)
+        except _arrow_errors() + (_Corrupt,) as exc:  # noqa: RUF005 (mypy needs a typed tuple)
+            pair, _, name = target.stem.rpartition("_")
+            raise DataError(
+                f"{target.absolute()}: cannot read the stored candles: {exc}. Replace the file "
+                f"with: {_fix_command(target.parent.name, pair, name)}"
+            ) from None
+        return _coverage_of(None, self._load_file(target, step))
+
+    def finer_intervals(self, connector: str, trading_pair: str, interval: str) -> list[str]:
+        """Stored intervals finer than ``interval`` that divide it (it can be resampled)."""
+        step = interval_to_seconds(interval)
+        return [
+            name
+            for name in self.intervals(connector, trading_pair)
+            if interval_to_seconds(name) < step and step % interval_to_seconds(name) == 0
+        ]
+
     def load(
         self,
         connector: str,
@@ -689,11 +730,7 @@ class CandleStore:
         if target.exists():
             candles = self._load_file(target, step)
         else:
-            finer = [
-                name
-                for name in self.intervals(connector, trading_pair)
-                if interval_to_seconds(name) < step and step % interval_to_seconds(name) == 0
-            ]
+            finer = self.finer_intervals(connector, trading_pair, interval)
             if not finer:
                 stored = self.intervals(connector, trading_pair)
                 have = f"stored intervals: {', '.join(stored)}" if stored else "nothing is stored"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ from hbbacktest.controllers.base import MarketData, candles_feed
 from hbbacktest.controllers.registry import ControllerRegistry
 from hbbacktest.core.enums import FillModel
 from hbbacktest.core.errors import ConfigError, DataMissingError
-from hbbacktest.core.time import format_time, interval_to_seconds
+from hbbacktest.core.time import format_time
+from hbbacktest.data.access import CandleAccess, FetchProgress
 from hbbacktest.data.candles import Candles
-from hbbacktest.data.sources.demo import DEMO_CONNECTOR, DEMO_END, DEMO_START, demo_candles
+from hbbacktest.data.sources.demo import DEMO_CONNECTOR, DEMO_END, DEMO_START
+from hbbacktest.data.sources.venues import check_exchange_urls, has_venue
 from hbbacktest.data.store import CandleStore
 from hbbacktest.engine.backtest import EngineParams, run_controller
 from hbbacktest.metrics.result import BacktestResult, build_result
@@ -73,54 +75,34 @@ def request_from_dict(
         raise ConfigError(describe_validation_error(exc, source="backtest request")) from None
 
 
-class _CandleSource:
-    """Candles of the demo connector or of the store, with one error story for both."""
-
-    def __init__(self, store: CandleStore) -> None:
-        self.store = store
-
-    def load(self, connector: str, pair: str, interval: str, start: int, end: int) -> Candles:
-        if connector == DEMO_CONNECTOR:
-            if end < DEMO_START or start > DEMO_END:
-                raise DataMissingError(
-                    f"the demo connector (synthetic data) covers {format_time(DEMO_START)} – "
-                    f"{format_time(DEMO_END)} UTC; the window {format_time(start)} – "
-                    f"{format_time(end)} lies outside it"
-                )
-            return demo_candles(pair, interval, max(start, DEMO_START), min(end, DEMO_END))
-        return self.store.load(connector, pair, interval, start, end)
-
-    def describe(self, connector: str) -> str:
-        if connector == DEMO_CONNECTOR:
-            return "demo connector (synthetic candles, not market data)"
-        return f"candle store {self.store.data_dir}"
-
-    def coverage(self, connector: str, pair: str, interval: str) -> str:
-        if connector == DEMO_CONNECTOR:
-            return f"{format_time(DEMO_START)} – {format_time(DEMO_END)} UTC"
-        whole = self.store.load(connector, pair, interval)
-        return whole.describe_range()
-
-
 def run_backtest(
     request: BacktestRequest,
     *,
     settings: Settings | None = None,
     store: CandleStore | None = None,
     registry: ControllerRegistry | None = None,
+    access: CandleAccess | None = None,
 ) -> BacktestResult:
     """Run one backtest and return its result.
 
+    Candles come through :class:`hbbacktest.data.access.CandleAccess`: from the cache,
+    fetching what the window lacks from the exchange unless ``settings.offline``. Warm-up
+    candles of the controller's feeds are fetched before the start as needed.
+
     Args:
-        request: the validated request (config, window, resolution, trade cost, fill model).
-        settings: process settings (``Settings.from_env()`` by default); gives the data dir.
+        request: the validated request (config, window, resolution, trade cost, fill model,
+            optional price source ``candles_connector``/``candles_trading_pair``).
+        settings: process settings (``Settings.from_env()`` by default): data dir, offline,
+            exchange URLs.
         store: the candle store; by default the one under ``settings.data_dir``.
         registry: the controllers that may run; the built-ins by default.
+        access: the candle access to use (overrides ``settings`` and ``store``).
 
     Raises:
-        ConfigError: the config names an unknown controller.
-        DataMissingError: candles for the window are not stored (says what is, and how to
-            import); DataError: stored candles are invalid; ControllerError: controller code failed.
+        ConfigError: the config names an unknown controller, or the exchange no such market.
+        DataMissingError: no candles for the window (says what is cached and the command that
+            gets them); DataError: invalid candles; ExchangeError: the exchange failed;
+            ControllerError: controller code failed.
 
     Example:
         >>> from hbbacktest.service.defaults import default_request
@@ -129,55 +111,54 @@ def run_backtest(
         True
     """
     settings = settings or Settings.from_env()
-    store = store or CandleStore(settings.data_dir)
     registry = registry or build_registry(settings)
+    if access is None:
+        access = candle_access(settings, store=store)
     config = request.config
     controller = registry.create(config)
-    source = _CandleSource(store)
     warnings = config_warnings(config) + controller.warnings()
+    traded = (config.connector_name, config.trading_pair)
+    priced = (request.price_connector, request.price_pair)
+    resolution = request.backtesting_resolution
 
-    bars = source.load(
-        config.connector_name,
-        config.trading_pair,
-        request.backtesting_resolution,
-        request.start,
-        request.end,
-    )
+    window = access.candles(priced[0], priced[1], resolution, request.start, request.end)
+    bars = window.candles
     if len(bars) < 2:
-        available = source.coverage(
-            config.connector_name, config.trading_pair, request.backtesting_resolution
-        )
         raise DataMissingError(
-            f"fewer than two {request.backtesting_resolution} candles for {config.connector_name} "
-            f"{config.trading_pair} between {format_time(request.start)} and {format_time(request.end)} "
-            f"UTC; available: {available}. Pick a window inside it, or import candles with: "
-            f"hbbacktest data import FILE --connector {config.connector_name} --pair "
-            f"{config.trading_pair} --interval {request.backtesting_resolution}"
+            f"fewer than two {resolution} candles for {priced[0]} {priced[1]} between "
+            f"{format_time(request.start)} and {format_time(request.end)} UTC (got "
+            f"{bars.describe_range()}); pick a longer window"
         )
-    step = request.resolution_s
-    if bars.first_ts is not None and bars.first_ts - request.start >= step:
-        warnings.append(
-            f"candles start at {format_time(bars.first_ts)} UTC, after the requested start"
+    warnings += [note for note in window.warnings if note not in warnings]
+    data_source = window.source
+    if priced != traded:
+        note = (
+            f"prices from {priced[0]} {priced[1]} while trading {traded[0]} {traded[1]}: fills, "
+            "spreads and PnL are simulated on the other venue's candles, and candle feeds of "
+            "the traded market read that venue too"
         )
-    if bars.last_ts is not None and request.end - bars.last_ts >= step:
-        warnings.append(f"candles end at {format_time(bars.last_ts)} UTC, before the requested end")
-    gaps, missing = bars.gaps()
-    if gaps:
-        warnings.append(
-            f"the bars have {gaps} gap(s), {missing} missing candle(s); no decisions are taken inside gaps"
-        )
+        warnings.append(note)
+        data_source += f"; prices from {priced[0]} {priced[1]}"
 
     feeds: dict[tuple[str, str, str], Candles] = {}
     for feed in controller.candles_configs():
         key = candles_feed(feed)
-        feed_step = interval_to_seconds(feed.interval)
-        history_start = bars.ts[0] - feed.max_records * feed_step
-        candles = source.load(key[0], key[1], key[2], history_start, int(bars.ts[-1]))
-        before = int((candles.ts < bars.ts[0]).sum()) if len(candles) else 0
+        connector, pair = priced if (key[0], key[1]) == traded else (key[0], key[1])
+        feed_window = access.candles(
+            connector,
+            pair,
+            key[2],
+            int(bars.ts[0]),
+            int(bars.ts[-1]),
+            warmup_bars=feed.max_records,
+        )
+        candles = feed_window.candles
+        before = int((candles.ts < bars.ts[0]).sum())
         if before < feed.max_records:
             warnings.append(
                 f"only {before} of {feed.max_records} warm-up candles ({feed.interval}) before the "
-                f"start for {key[0]} {key[1]}; early indicator values may be missing or differ from live"
+                f"start for {connector} {pair}; early indicator values may be missing or differ "
+                "from live"
             )
         feeds[key] = candles
 
@@ -189,8 +170,33 @@ def run_backtest(
         ),
     )
     late = [note for note in controller.warnings() if note not in warnings]
-    return build_result(
-        request, raw, warnings=warnings + late, data_source=source.describe(config.connector_name)
+    return build_result(request, raw, warnings=warnings + late, data_source=data_source)
+
+
+def candle_access(
+    settings: Settings,
+    *,
+    store: CandleStore | None = None,
+    offline: bool | None = None,
+    progress: Callable[[FetchProgress], None] | None = None,
+) -> CandleAccess:
+    """The candle access a process should use, from its settings.
+
+    Args:
+        settings: data dir, offline flag and exchange URL overrides.
+        store: the store to use instead of the one under ``settings.data_dir``.
+        offline: overrides ``settings.offline`` (the CLI's ``--offline``).
+        progress: called after each fetched page.
+
+    Raises:
+        ConfigError: ``exchange_urls`` names a connector without an exchange source.
+    """
+    check_exchange_urls(settings.exchange_urls)
+    return CandleAccess(
+        store or CandleStore(settings.data_dir),
+        offline=settings.offline if offline is None else offline,
+        exchange_urls=dict(settings.exchange_urls),
+        progress=progress,
     )
 
 
@@ -204,7 +210,15 @@ def available_window(
     """
     if connector == DEMO_CONNECTOR:
         return DEMO_START, DEMO_END
-    candles = store.load(connector, trading_pair, interval)
+    try:
+        candles = store.load(connector, trading_pair, interval)
+    except DataMissingError as exc:
+        if not has_venue(connector):
+            raise
+        raise DataMissingError(
+            f"{exc}. Or give the window with --start and --end: the missing candles are then "
+            f"fetched from {connector}"
+        ) from None
     if not len(candles):
         raise DataMissingError(
             f"the store holds no {interval} candles for {connector} {trading_pair}"

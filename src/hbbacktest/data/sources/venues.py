@@ -8,6 +8,7 @@ pair becomes the ccxt symbol, and the quirks the fetcher needs. Importing this m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -135,3 +136,18 @@ def venue(connector: str) -> Venue:
 def has_venue(connector: str) -> bool:
     """True when candles of this connector can be fetched from an exchange."""
     return connector in VENUES
+
+
+def check_exchange_urls(urls: Mapping[str, str]) -> None:
+    """Refuse base-URL overrides for connectors that have no exchange source.
+
+    Raises:
+        ConfigError: naming the unknown connector, with a did-you-mean.
+    """
+    for name in urls:
+        if name not in VENUES:
+            raise ConfigError(
+                f"exchange URL override for unknown connector {name!r}"
+                f"{did_you_mean(name, VENUES)}; connectors with an exchange source: "
+                f"{', '.join(VENUES)}"
+            )
