@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -112,14 +113,38 @@ def run(
             "--summary-only", help="Leave out executors, processed_data and pnl_timeseries."
         ),
     ] = False,
+    candles_connector: Annotated[
+        str | None,
+        typer.Option(
+            help="Take prices from this connector's candles instead of the config's "
+            "connector_name (e.g. trade xrpl, price from binance)."
+        ),
+    ] = None,
+    candles_pair: Annotated[
+        str | None,
+        typer.Option(help="Take prices from this pair's candles (default: the config's)."),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Never use the network: candles missing from the cache are an error naming "
+            "the command that fetches them (default: fetch them; also $HBBACKTEST_OFFLINE).",
+        ),
+    ] = False,
     data_dir: DataDir = None,
     controllers_dir: ControllersDir = None,
 ) -> None:
-    """Run a backtest, print a summary and write the result."""
+    """Run a backtest, print a summary and write the result.
+
+    Candles missing from the cache are fetched from the exchange first (unless --offline).
+    """
     from hbbacktest.service import plan_run, run_backtest
     from hbbacktest.service.output import check_output_target, write_result
 
     current = settings(data_dir, controllers_dir)
+    if offline:
+        current = replace(current, offline=True)
     plan = plan_run(
         config,
         start=start,
@@ -128,6 +153,8 @@ def run(
         trade_cost=trade_cost,
         fill_model=fill_model,
         output_format=output_format,
+        candles_connector=candles_connector,
+        candles_pair=candles_pair,
         settings=current,
     )
     request = plan.request

@@ -23,6 +23,7 @@ pandas and pyarrow are imported inside the methods that need them, so importing 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -148,6 +149,10 @@ class ImportReport:
         missing_candles: candles missing in those gaps, in total.
         largest_gap: the largest gap, or None when there is none.
         replaced: True when ``replace=True`` discarded what was stored before.
+        trading_pair: the pair imported as (given, or from the file name).
+        interval: the interval imported as.
+        format: the file format read.
+        notes: things to tell the user (a file name that names another pair …).
     """
 
     path: Path
@@ -161,6 +166,10 @@ class ImportReport:
     missing_candles: int
     largest_gap: Gap | None
     replaced: bool = False
+    trading_pair: str = ""
+    interval: str = ""
+    format: str = ""
+    notes: tuple[str, ...] = ()
 
 
 class _Corrupt(Exception):
@@ -388,30 +397,36 @@ class CandleStore:
         self,
         file: str | os.PathLike[str],
         connector: str,
-        trading_pair: str,
-        interval: str,
+        trading_pair: str | None = None,
+        interval: str | None = None,
         *,
         replace: bool = False,
+        format: str = "auto",
     ) -> ImportReport:
-        """Read a CSV or Parquet file, validate it and merge it into the store.
+        """Read a candle file, validate it and merge it into the store.
 
         Everything is checked before the store is touched: the file (columns, time unit,
         prices, order, alignment on the interval and spacing), then the merged result.
 
         Args:
-            file: CSV or Parquet (``.parquet``/``.pq``) candles; see
-                :func:`hbbacktest.data.normalize_frame` for the accepted columns and times.
+            file: candles in one of :data:`hbbacktest.data.sources.importers.FORMATS`: CSV or
+                Parquet (see :func:`hbbacktest.data.normalize_frame` for the accepted columns
+                and times), Binance Data Vision kline zip/CSV (spot or futures, ms or µs),
+                freqtrade JSON (``.json``/``.json.gz``) or feather.
             connector: e.g. ``binance``.
-            trading_pair: Hummingbot's ``BASE-QUOTE``, e.g. ``BTC-USDT``.
-            interval: the candles' interval, e.g. ``1m``.
+            trading_pair: Hummingbot's ``BASE-QUOTE``, e.g. ``BTC-USDT``; None takes it from a
+                file name that says it (``BTCUSDT-1m-2024-01.zip``, ``BTC_USDT-1m.json``).
+            interval: the candles' interval, e.g. ``1m``; None takes it from the file name.
             replace: discard what is stored for this dataset instead of merging; the way to
                 repair a corrupt file.
+            format: one of ``FORMATS``; ``auto`` (default) detects it.
 
         Returns:
-            An :class:`ImportReport` (rows added, range, gaps, absolute path).
+            An :class:`ImportReport` (rows added, range, gaps, absolute path, notes).
 
         Raises:
-            ConfigError: invalid connector, pair (``BTCUSDT``) or interval.
+            ConfigError: invalid connector, pair (``BTCUSDT``), interval or format, or a pair or
+                interval neither given nor in the file name.
             DataError: the file cannot be read or its candles are invalid, the interval does
                 not match their spacing, or the stored file is corrupt and ``replace`` is off;
                 the message says why, where and how to fix it.
@@ -423,35 +438,53 @@ class CandleStore:
             >>> report.rows_total  # doctest: +SKIP
             1440
         """
-        step = interval_to_seconds(interval)
-        pair = check_trading_pair(trading_pair)
-        target = self.path(connector, pair, interval)
-        path = Path(file)
-        try:
-            if not path.is_file():
-                what = "is a directory, not a file" if path.is_dir() else "no such file"
-                raise DataError(f"{path.absolute()}: {what}")
-        except OSError as exc:  # a name too long, a folder we may not enter …
-            raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
-        import pandas as pd
+        from hbbacktest.data.sources.importers import FORMATS, read_candle_file
 
-        try:
-            if path.suffix.lower() in (".parquet", ".pq"):
-                raw = pd.read_parquet(path)
-            else:
-                raw = pd.read_csv(path)
-        except _arrow_errors() as exc:
-            raise DataError(
-                f"{path}: cannot read it as {path.suffix or 'CSV'}: {type(exc).__name__}: {exc}"
-            ) from exc
-        frame = normalize_frame(raw, source=str(path))
-        return self._commit(
+        if format not in FORMATS:
+            read_candle_file(file, format=format)  # raises the ConfigError listing FORMATS
+        _check_name(connector, "connector")
+        if trading_pair is not None:
+            trading_pair = check_trading_pair(trading_pair)
+        if interval is not None:
+            interval_to_seconds(interval)
+        path = Path(file)
+        imported = read_candle_file(path, format=format)
+        notes = []
+        if trading_pair is None:
+            if imported.trading_pair is None:
+                raise ConfigError(
+                    f"{path}: the file name does not say the trading pair; give it with --pair "
+                    "BASE-QUOTE"
+                )
+            trading_pair = imported.trading_pair
+        elif imported.trading_pair and imported.trading_pair != trading_pair:
+            notes.append(
+                f"the file name says {imported.trading_pair}, imported as {trading_pair} as asked"
+            )
+        if interval is None:
+            if imported.interval is None:
+                raise ConfigError(
+                    f"{path}: the file name does not say the interval; give it with --interval"
+                )
+            interval = imported.interval
+        pair = check_trading_pair(trading_pair)
+        step = interval_to_seconds(interval)
+        target = self.path(connector, pair, interval)
+        frame = normalize_frame(imported.frame, source=str(path))
+        report = self._commit(
             target,
             Candles.from_frame(frame, step),
-            interval,
+            canonical_interval(interval),
             source=str(path),
             replace=replace,
             file=str(path),
+        )
+        return dataclasses.replace(
+            report,
+            trading_pair=pair,
+            interval=canonical_interval(interval),
+            format=imported.format,
+            notes=tuple(notes),
         )
 
     def _commit(
@@ -654,6 +687,39 @@ class CandleStore:
         except OSError as exc:
             raise DataError(f"cannot read the store {root}: {exc.strerror or exc}") from None
         return [_describe(file.absolute()) for file in files if not file.name.startswith(".")]
+
+    def verify(self, entry: StoredSeries) -> str | None:
+        """Read one dataset in full and check it; the problem found, or None when healthy.
+
+        Checks what :meth:`series` cannot from metadata: every value (finite, positive prices,
+        high ≥ low …), order and uniqueness, the spacing against the interval in the file
+        name, and that every candle lies inside the recorded coverage.
+        """
+        if entry.problem is not None:
+            return entry.problem
+        try:
+            step = interval_to_seconds(entry.interval)
+            candles, covered = _read_dataset(entry.file, step)
+            check_interval(candles.ts, entry.interval, step, source="the candles")
+        except _Corrupt as exc:
+            return str(exc)
+        except (DataError, ConfigError) as exc:
+            return str(exc)
+        except _arrow_errors() as exc:
+            return f"unreadable ({type(exc).__name__}: {exc})"
+        outside = _outside(candles.ts, covered)
+        if outside:
+            return f"{outside} candle(s) lie outside the recorded coverage"
+        return None
+
+    def leftovers(self) -> list[Path]:
+        """Corrupt files set aside (``*.corrupt-*``) and temporaries of killed writers."""
+        root = self.data_dir / "candles"
+        found: list[Path] = []
+        with contextlib.suppress(OSError):
+            found += sorted(root.glob("*/*.parquet.corrupt-*"))
+            found += sorted(root.glob("*/.*.tmp"))
+        return [path.absolute() for path in found]
 
     def intervals(self, connector: str, trading_pair: str) -> list[str]:
         """Intervals stored for a market, finest first."""
@@ -951,6 +1017,17 @@ def _timestamp_bounds(meta: Any) -> tuple[int, int] | None:
     if not lows:
         return None
     return min(lows), max(highs)
+
+
+def _outside(ts: np.ndarray, covered: list[Range]) -> int:
+    """How many of ``ts`` lie in no range of ``covered``."""
+    if not len(ts):
+        return 0
+    inside = np.zeros(len(ts), dtype=bool)
+    for a, b in covered:
+        lo, hi = np.searchsorted(ts, a, "left"), np.searchsorted(ts, b, "right")
+        inside[lo:hi] = True
+    return int((~inside).sum())
 
 
 def _merge(old: Candles, new: Candles) -> Candles:

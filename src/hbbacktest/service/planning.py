@@ -95,6 +95,8 @@ def plan_run(
     trade_cost: float = 0.0006,
     fill_model: str = "hummingbot",
     output_format: str = "json",
+    candles_connector: str | None = None,
+    candles_pair: str | None = None,
     settings: Settings | None = None,
 ) -> RunPlan:
     """Validate a run as the CLI describes it, without reading candles for the window itself.
@@ -108,6 +110,8 @@ def plan_run(
         trade_cost: fee per side, fraction of notional.
         fill_model: ``hummingbot`` or ``touch``.
         output_format: ``json`` or ``parquet`` (checked here so a typo fails before the run).
+        candles_connector: take prices from this connector (default: the config's).
+        candles_pair: take prices from this pair (default: the config's).
         settings: data and controllers directories (``Settings.from_env()`` by default).
 
     Raises:
@@ -134,8 +138,8 @@ def plan_run(
             first, last = DEMO_START, DEMO_END
         else:
             first, last = available_window(
-                cfg.connector_name,
-                cfg.trading_pair,
+                candles_connector or cfg.connector_name,
+                candles_pair or cfg.trading_pair,
                 resolution,
                 store=CandleStore(settings.data_dir),
             )
@@ -148,6 +152,8 @@ def plan_run(
             "backtesting_resolution": resolution,
             "trade_cost": trade_cost,
             "fill_model": fill_model,
+            **({"candles_connector": candles_connector} if candles_connector else {}),
+            **({"candles_trading_pair": candles_pair} if candles_pair else {}),
         },
         source="run options",
     )

@@ -145,6 +145,9 @@ def test_import_csv_and_load_window(store: CandleStore, tmp_path: Path) -> None:
         missing_candles=0,
         largest_gap=None,
         replaced=False,
+        trading_pair="BTC-USDT",
+        interval="1m",
+        format="csv",
     )
     assert report.path.is_absolute() and target.is_file()
     everything = store.load("binance", "BTC-USDT", "1m")

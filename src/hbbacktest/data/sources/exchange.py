@@ -27,6 +27,7 @@ Rules, each for a failure seen in the field:
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -204,8 +205,8 @@ class ExchangeClient:
     def fetch(self, trading_pair: str, interval: str, start: int, end: int) -> Iterator[Page]:
         """Every page of candles with open time in ``[start, end]`` (epoch s), in time order.
 
-        The window is cut at the last complete candle; pages tile it without overlap, and an
-        empty page is a range the exchange confirmed it has nothing for.
+        The window is cut at the last complete candle; pages never overlap, and an empty page
+        is a range the exchange confirmed it has nothing for.
 
         Raises:
             ConfigError: unknown market or interval.
@@ -214,32 +215,49 @@ class ExchangeClient:
         """
         symbol = self.check_market(trading_pair, interval)
         step = interval_to_seconds(interval)
+        first = -(-start // step) * step
+        last = min(end, last_complete_open(self._now(), step))
+        if first <= last:
+            yield from self._range(symbol, trading_pair, interval, step, first, last)
+
+    def _range(
+        self, symbol: str, pair: str, interval: str, step: int, start: int, end: int
+    ) -> Iterator[Page]:
+        """Pages for ``[start, end]``; a page's range is only what its answer proves.
+
+        A page with candles covers its first to last candle. The stretch before its first
+        candle is asked again on its own (a backward-paging exchange that cut the window
+        short answers its newest rows), and the next page starts after its last candle (a
+        forward-paging one that cut it short answers its oldest). A range becomes a gap only
+        once an answer for it alone came back empty and was confirmed.
+        """
         limit = self.page_limit()
-        cursor = -(-start // step) * step
-        end = min(end, last_complete_open(self._now(), step))
+        cursor = start
         while cursor <= end:
             page_end = min(end, cursor + (limit - 1) * step)
             where = (
-                f"{self.venue.connector} {trading_pair} {interval} candles "
+                f"{self.venue.connector} {pair} {interval} candles "
                 f"{format_time(cursor)} – {format_time(page_end)} UTC"
             )
             rows = self._page(symbol, interval, step, cursor, page_end, limit, where)
-            if rows is not None:
-                yield Page(cursor, page_end, _to_candles(rows, step))
-                cursor = page_end + step
-                continue
-            # Nothing in the window: confirm, and learn where the data resumes if we can.
-            resume = self._confirm_empty(symbol, interval, step, cursor, page_end, limit, where)
-            if isinstance(resume, np.ndarray):
-                yield Page(cursor, page_end, _to_candles(resume, step))
-                cursor = page_end + step
-            elif resume is None:
-                yield Page(cursor, page_end, Candles.empty(step))
-                cursor = page_end + step
-            else:
-                gap_end = min(end, resume - step)
-                yield Page(cursor, gap_end, Candles.empty(step))
-                cursor = gap_end + step
+            if rows is None:
+                # Nothing in the window: confirm, and learn where the data resumes if we can.
+                resume = self._confirm_empty(symbol, interval, step, cursor, page_end, limit, where)
+                if resume is None:
+                    yield Page(cursor, page_end, Candles.empty(step))
+                    cursor = page_end + step
+                    continue
+                if not isinstance(resume, np.ndarray):
+                    gap_end = min(end, resume - step)
+                    yield Page(cursor, gap_end, Candles.empty(step))
+                    cursor = gap_end + step
+                    continue
+                rows = resume
+            first, last = int(rows[0, 0]), int(rows[-1, 0])
+            if first > cursor:
+                yield from self._range(symbol, pair, interval, step, cursor, first - step)
+            yield Page(first, last, _to_candles(rows, step))
+            cursor = last + step
 
     # --- one request ------------------------------------------------------------------------
 
@@ -255,14 +273,13 @@ class ExchangeClient:
     ) -> np.ndarray | None:
         """Rows inside ``[since, until]`` (None when none); retries answers that make no sense."""
         for attempt in range(self.retry.attempts):
-            raw = self._ohlcv(symbol, interval, since, limit, where, until=until)
-            rows = _parse_rows(raw, step, where)
+            rows = self._ask(symbol, interval, step, since, limit, where, until=until)
             if not len(rows):
                 return None
             inside = rows[(rows[:, 0] >= since) & (rows[:, 0] <= until)]
             if len(inside):
                 return inside
-            if rows[0, 0] > until:
+            if rows[-1, 0] > until:
                 return None  # the exchange's data starts later; _confirm_empty finds where
             # Only rows before the window: a repeated page or an ignored `since`.
             self._backoff(attempt, where, "answered with candles before the window asked")
@@ -282,33 +299,56 @@ class ExchangeClient:
         where: str,
     ) -> np.ndarray | int | None:
         """Ask again: rows of the window, the open time where data resumes, or None (a gap)."""
-        if self.venue.forward_paging or self.venue.history_limit:
-            raw = self._ohlcv(symbol, interval, since, limit, where, until=None)
-        else:
-            raw = self._ohlcv(symbol, interval, since, limit, where, until=until)
-        rows = _parse_rows(raw, step, where)
-        later = rows[rows[:, 0] >= since] if len(rows) else rows
-        if not len(later):
-            return None
-        inside = later[later[:, 0] <= until]
-        if len(inside):
-            return inside
-        return int(later[0, 0])
+        forward = self.venue.forward_paging or self.venue.history_limit is not None
+        for attempt in range(self.retry.attempts):
+            rows = self._ask(
+                symbol, interval, step, since, limit, where, until=None if forward else until
+            )
+            if not len(rows):
+                return None
+            later = rows[rows[:, 0] >= since]
+            if not len(later):
+                # Only rows before the window: a repeated page, not an answer about it.
+                self._backoff(attempt, where, "answered with candles before the window asked")
+                continue
+            inside = later[later[:, 0] <= until]
+            if len(inside):
+                return inside
+            return int(later[0, 0])
+        raise ExchangeError(
+            f"{self.name} keeps answering {where} with candles from before that window "
+            f"({self.retry.attempts} tries); the exchange ignores the requested start time"
+        )
 
-    def _ohlcv(
+    def _ask(
         self,
         symbol: str,
         interval: str,
+        step: int,
         since: int,
         limit: int,
         where: str,
         *,
         until: int | None,
-    ) -> Any:
+    ) -> np.ndarray:
+        """One request's checked rows; a malformed answer is asked again, then an error."""
         params = {} if until is None else {"until": until * 1000}
-        return self._call(
-            lambda: self._exchange.fetch_ohlcv(symbol, interval, since * 1000, limit, params),
-            what=where,
+        problem = ""
+        for attempt in range(self.retry.attempts):
+            raw = self._call(
+                lambda: self._exchange.fetch_ohlcv(symbol, interval, since * 1000, limit, params),
+                what=where,
+            )
+            try:
+                rows = _parse_rows(raw, step)
+                if not len(rows):
+                    _check_body(self._exchange.last_http_response)
+                return rows
+            except _BadAnswer as exc:
+                problem = str(exc)
+                self._backoff(attempt, where, f"answered {problem}")
+        raise ExchangeError(
+            f"{self.name} answered {problem} for {where}, {self.retry.attempts} times in a row"
         )
 
     def _call(self, fn: Callable[[], Any], *, what: str) -> Any:
@@ -394,55 +434,56 @@ def _server_error(exc: BaseException) -> bool:
     return bool(_HTTP_5XX.search(str(exc)[:400]))
 
 
-def _parse_rows(raw: Any, step: int, where: str) -> np.ndarray:
-    """Parse ccxt rows ``[[ms, o, h, l, c, v], …]`` into a checked ``(n, 6)`` array (seconds)."""
+class _BadAnswer(Exception):
+    """An answer that is not valid candle rows; asked again, then an ExchangeError."""
+
+
+def _check_body(body: Any) -> None:
+    """Refuse an empty answer whose body is not JSON: ccxt turns a truncated body into ``[]``."""
+    if body is None:
+        return
+    try:
+        json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise _BadAnswer(f"a body that is not valid JSON ({exc}): {str(body)[:80]!r}") from None
+
+
+def _parse_rows(raw: Any, step: int) -> np.ndarray:
+    """Parse ccxt rows ``[[ms, o, h, l, c, v], …]`` into a checked ``(n, 6)`` array (seconds).
+
+    Raises:
+        _BadAnswer: null, not a list, rows that are not 6 numbers, missing values, open
+            times off the interval's grid, non-positive prices or negative volume.
+    """
     if raw is None:
-        raise ExchangeError(f"the exchange answered nothing (null) for {where}")
+        raise _BadAnswer("nothing (null)")
     if not isinstance(raw, list):
-        raise ExchangeError(
-            f"the exchange answered {type(raw).__name__}, not candle rows, for {where}"
-        )
+        raise _BadAnswer(f"{type(raw).__name__}, not candle rows")
     if not raw:
         return np.empty((0, 6), dtype=np.float64)
     try:
         rows = np.array([row[:6] for row in raw], dtype=np.float64)
     except (TypeError, ValueError, IndexError) as exc:
-        raise ExchangeError(
-            f"the exchange answered malformed candle rows for {where} ({exc}); first row: "
-            f"{str(raw[0])[:200]}"
-        ) from exc
+        raise _BadAnswer(f"malformed candle rows ({exc}; first row {str(raw[0])[:120]})") from exc
     if rows.ndim != 2 or rows.shape[1] != 6:
-        raise ExchangeError(f"the exchange answered rows without 6 fields for {where}")
+        raise _BadAnswer("rows without 6 fields")
     bad = ~np.isfinite(rows).all(axis=1)
     if bad.any():
         at = int(np.flatnonzero(bad)[0])
-        raise ExchangeError(
-            f"the exchange answered {int(bad.sum())} candle(s) with missing values for {where}, "
-            f"e.g. {raw[at]!r}"
-        )
-    stamps_ms = rows[:, 0]
-    if (stamps_ms % 1000).any():
-        raise ExchangeError(
-            f"the exchange answered open times that are not whole seconds for {where}"
-        )
-    rows[:, 0] = stamps_ms // 1000
-    order = np.argsort(rows[:, 0], kind="stable")
-    rows = rows[order]
+        raise _BadAnswer(f"{int(bad.sum())} candle(s) with missing values, e.g. {raw[at]!r}")
+    if (rows[:, 0] % 1000).any():
+        raise _BadAnswer("open times that are not whole seconds")
+    rows[:, 0] = rows[:, 0] // 1000
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
     # The same open time twice: keep the later row (the fresher of two answers).
     keep = np.ones(len(rows), dtype=bool)
     keep[:-1] = rows[1:, 0] != rows[:-1, 0]
     rows = rows[keep]
     if step <= 86_400 and (rows[:, 0] % step).any():
         at = int(np.flatnonzero(rows[:, 0] % step)[0])
-        raise ExchangeError(
-            f"the exchange answered a candle at {format_time(int(rows[at, 0]))} UTC, not on the "
-            f"{step} s grid, for {where}"
-        )
-    prices = rows[:, 1:5]
-    if (prices <= 0).any() or (rows[:, 5] < 0).any():
-        raise ExchangeError(
-            f"the exchange answered non-positive prices or negative volume for {where}"
-        )
+        raise _BadAnswer(f"a candle at {format_time(int(rows[at, 0]))} UTC, off the {step} s grid")
+    if (rows[:, 1:5] <= 0).any() or (rows[:, 5] < 0).any():
+        raise _BadAnswer("non-positive prices or negative volume")
     return rows
 
 

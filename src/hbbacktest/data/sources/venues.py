@@ -77,7 +77,7 @@ VENUES: dict[str, Venue] = {
             "binanceusdm",
             "perpetual",
             _types("linear"),
-            page_limit=1500,
+            page_limit=1000,  # ccxt asks for at most 1000 whatever the API allows
             forward_paging=True,
         ),
         Venue("bitget", "bitget", "spot", _SPOT_ONLY),
