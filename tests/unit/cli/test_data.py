@@ -85,7 +85,8 @@ def test_micro_and_nanosecond_files_import_and_list(
     assert_exit(do_import(runner, candles_csv(tmp_path / "u.csv", scale=scale)), 0)
     listed = data(runner, "list", "--data-dir", "store")
     assert_exit(listed, 0)
-    assert listed.stdout.split() == [
+    words = listed.stdout.split()
+    assert words[:10] == [
         "binance",
         "BTC-USDT",
         "1m",
@@ -97,6 +98,7 @@ def test_micro_and_nanosecond_files_import_and_list(
         "30",
         "rows",
     ]
+    assert words[11:] == ["kB", "gaps:", "none"]
 
 
 def test_list_shows_corrupt_datasets_and_never_crashes(runner: CliRunner, tmp_path: Path) -> None:
@@ -186,7 +188,8 @@ def test_missing_file_exits_3(runner: CliRunner, tmp_path: Path) -> None:
 def test_list_of_an_empty_store_names_it(runner: CliRunner, tmp_path: Path) -> None:
     result = data(runner, "list", "--data-dir", "nothing-here")
     assert_exit(result, 0)
-    assert result.stdout.startswith(f"no candles in {tmp_path / 'nothing-here'}; import some")
+    assert result.stdout.startswith(f"no candles in {tmp_path / 'nothing-here'}; fetch some")
+    assert "hbbacktest data import FILE --connector NAME" in result.stdout
 
 
 def test_data_list_does_not_load_pandas(runner: CliRunner, tmp_path: Path) -> None:

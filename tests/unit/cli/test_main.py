@@ -298,7 +298,8 @@ def test_data_import_then_list(runner: CliRunner, tmp_path: Path) -> None:
     listed = invoke(runner, "data", "list", "--data-dir", str(data_dir))
     assert_clean_exit(listed, 0)
     (line,) = listed.stdout.strip().splitlines()
-    assert line.split() == [
+    words = line.split()
+    assert words[:10] == [
         "binance",
         "BTC-USDT",
         "1m",
@@ -310,6 +311,7 @@ def test_data_import_then_list(runner: CliRunner, tmp_path: Path) -> None:
         "120",
         "rows",
     ]
+    assert words[11:] == ["kB", "gaps:", "none"]
 
 
 def test_data_dir_from_environment(runner: CliRunner, tmp_path: Path) -> None:
