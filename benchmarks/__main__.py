@@ -20,6 +20,9 @@ Cases (target in brackets):
   output_year       pmm_simple 20+20 levels over a synthetic year (~2.8 M executors), the whole
                     ``hbbacktest run`` process writing JSON, Parquet and --summary-only: time,
                     peak RSS [≤ 2 GB], file sizes
+  load_365d         a year of cached 1m candles through CandleAccess, offline [≤ 0.3 s]     quick
+  import_bdv_month  a month of Binance Data Vision 1m klines (zip, CSV) into the store [≤ 1 s]
+  fetch_replay      30 days of 1m from the local replay server into an empty cache: rows/s
 """
 
 from __future__ import annotations
@@ -406,8 +409,19 @@ CASES = (
     "hummingbot_30d",
     "pmm_dynamic_365d",
     "output_year",
+    "load_365d",
+    "import_bdv_month",
+    "fetch_replay",
 )
-QUICK = ("cli_help", "cli_lists", "cli_run_30d", "encode_30d", "pmm_dynamic_30d", "pmm_simple_30d")
+QUICK = (
+    "cli_help",
+    "cli_lists",
+    "cli_run_30d",
+    "encode_30d",
+    "pmm_dynamic_30d",
+    "pmm_simple_30d",
+    "load_365d",
+)
 
 
 def main() -> None:
@@ -423,7 +437,14 @@ def main() -> None:
         f"command: {' '.join([os.path.basename(sys.executable), '-m', 'benchmarks', *sys.argv[1:]])}"
     )
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
-    needs_store = chosen - {"cli_help", "pmm_dynamic_365d", "output_year"}
+    needs_store = chosen - {
+        "cli_help",
+        "pmm_dynamic_365d",
+        "output_year",
+        "load_365d",
+        "import_bdv_month",
+        "fetch_replay",
+    }
     store = _store() if needs_store else None
     if "cli_help" in chosen:
         bench_cli_startup([("cli_help", ["--help"]), ("cli_version", ["--version"])], repeat)
@@ -450,6 +471,15 @@ def main() -> None:
         bench_year(max(1, min(repeat, 3)))
     if "output_year" in chosen:
         bench_output_year(max(1, min(repeat, 2)))
+    if chosen & {"load_365d", "import_bdv_month", "fetch_replay"}:
+        from benchmarks import market_data
+
+        if "load_365d" in chosen:
+            market_data.bench_load_year(_synthetic_year(), emit, repeat)
+        if "import_bdv_month" in chosen:
+            market_data.bench_import_bdv(_synthetic_year(), emit, repeat)
+        if "fetch_replay" in chosen:
+            market_data.bench_fetch_replay(emit, repeat)
 
 
 if __name__ == "__main__":
