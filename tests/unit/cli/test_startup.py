@@ -1,4 +1,4 @@
-"""The CLI starts fast: commands that do not simulate load no numba, pandas or TA-Lib."""
+"""The CLI starts fast: commands that do not simulate load no numba, pandas, TA-Lib or ccxt."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("numba", "pandas", "talib")
+HEAVY = ("numba", "pandas", "talib", "ccxt")
 PROBE = """
 import sys
 from hbbacktest.cli.main import app
@@ -22,7 +22,15 @@ print("HEAVY", sorted(m for m in {heavy!r} if m in sys.modules), code)
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["--version"], ["run", "--help"], ["controllers", "list"], ["data", "list"]],
+    [
+        ["--help"],
+        ["--version"],
+        ["run", "--help"],
+        ["controllers", "list"],
+        ["data", "list"],
+        ["data", "verify"],
+        ["data", "fetch", "--help"],
+    ],
     ids=" ".join,
 )
 def test_command_loads_no_heavy_library(args: list[str], tmp_path: Path) -> None:
@@ -32,7 +40,11 @@ def test_command_loads_no_heavy_library(args: list[str], tmp_path: Path) -> None
             "-c",
             PROBE.format(heavy=HEAVY),
             *args,
-            *(["--data-dir", str(tmp_path)] if args == ["data", "list"] else []),
+            *(
+                ["--data-dir", str(tmp_path)]
+                if args in (["data", "list"], ["data", "verify"])
+                else []
+            ),
         ],
         capture_output=True,
         text=True,
