@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from hbbacktest.core.errors import ConfigError, DataError, DataMissingError
+from hbbacktest.core.errors import ConfigError, DataError, DataMissingError, ExchangeError
 from hbbacktest.core.time import format_time, interval_to_seconds
 from hbbacktest.data.candles import Candles
 from hbbacktest.data.coverage import Range, merge_ranges, missing_ranges
@@ -189,12 +189,23 @@ class CandleAccess:
         report = None
         venue = VENUES.get(connector)
         holes = self._holes(connector, pair, interval, first, end, step)
+        # Warm-up candles improve indicators but are not the window itself: a warm-up the
+        # cache lacks offline, or that the exchange cannot give now, is a warning (the caller
+        # counts what it got), never the reason a run fails.
+        main_start = (start // step) * step
+        main_holes = [(max(a, main_start), b) for a, b in holes if b >= main_start]
+        warnings: list[str] = []
         if holes and venue is not None and not self.offline:
-            report = self.fill(connector, pair, interval, first, end)
-        elif holes and venue is not None:
-            raise DataMissingError(self._offline_message(connector, pair, interval, holes))
+            try:
+                report = self.fill(connector, pair, interval, first, end)
+            except ExchangeError as exc:
+                if main_holes:
+                    raise
+                warnings.append(f"the warm-up candles could not be fetched: {exc}")
+        elif main_holes and venue is not None:
+            raise DataMissingError(self._offline_message(connector, pair, interval, main_holes))
         candles = self._load(connector, pair, interval, first, end, venue)
-        warnings = list(report.warnings if report else ())
+        warnings += list(report.warnings if report else ())
         warnings += window_warnings(
             candles, connector, pair, interval, first, start, end, venue=venue
         )
