@@ -251,10 +251,13 @@ def render_series(entry: StoredSeries) -> str:
     from hbbacktest.core.time import format_time
 
     head = f"{entry.connector:<14} {entry.trading_pair:<12} {entry.interval:<4}"
-    if entry.problem is not None or entry.first_ts is None or entry.last_ts is None:
+    if entry.problem is not None:
         return (
             f"{head} CORRUPT: {entry.problem}\n{'':<4}file: {entry.file}\n{'':<4}fix: {entry.fix}"
         )
+    if entry.first_ts is None or entry.last_ts is None:
+        asked = ", ".join(f"{format_time(a)} – {format_time(b)}" for a, b in entry.coverage)
+        return f"{head} no candles: the exchange had none for {asked or 'the ranges asked'} UTC"
     step = interval_seconds(entry.interval)
     expected = sum((b - a) // step + 1 for a, b in entry.coverage)
     missing = max(0, expected - entry.rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -139,7 +140,9 @@ def run(
 
     Candles missing from the cache are fetched from the exchange first (unless --offline).
     """
+    from hbbacktest.cli.data import ProgressBar
     from hbbacktest.service import plan_run, run_backtest
+    from hbbacktest.service.backtest import candle_access
     from hbbacktest.service.output import check_output_target, write_result
 
     current = settings(data_dir, controllers_dir)
@@ -161,7 +164,13 @@ def run(
     name = f"{request.config.id or request.config.controller_name}_{request.config_id[:12]}"
     target = output or str(Path("out") / f"{name}.json")
     check_output_target(target, output_format, summary_only=summary_only)
-    result = run_backtest(request, settings=current, registry=plan.registry)
+    bar = ProgressBar() if sys.stderr.isatty() else None
+    try:
+        access = candle_access(current, progress=bar.update if bar else None)
+        result = run_backtest(request, settings=current, registry=plan.registry, access=access)
+    finally:
+        if bar is not None:
+            bar.close()
     written = write_result(result, target, fmt=output_format, summary_only=summary_only)
     if target == "-":
         typer.echo(render_summary(result), err=True)

@@ -215,18 +215,23 @@ class CandleAccess:
             start=start,
             end=end,
             warnings=tuple(warnings),
-            source=self.describe(connector),
+            source=self.describe(connector, fetched=report is not None and report.requests > 0),
             fetch=report,
         )
 
-    def describe(self, connector: str) -> str:
-        """Where a connector's candles come from, for results and messages."""
+    def describe(self, connector: str, *, fetched: bool = False) -> str:
+        """Where a connector's candles come from, for results and messages.
+
+        Args:
+            connector: the connector.
+            fetched: part of the window was just downloaded (names the exchange and URL).
+        """
         if connector == DEMO_CONNECTOR:
             return "demo connector (synthetic candles, not market data)"
         where = f"candle store {self.store.data_dir.absolute()}"
-        if connector in VENUES and not self.offline:
+        if fetched:
             url = self.exchange_urls.get(connector)
-            return f"{where}, fetched from {connector}" + (f" at {url}" if url else "")
+            return f"{where}, partly fetched now from {connector}" + (f" at {url}" if url else "")
         return where
 
     # --- fetching ---------------------------------------------------------------------------
@@ -253,11 +258,11 @@ class CandleAccess:
         source = find_venue(connector)
         if self.offline:
             raise DataError(f"offline mode: not fetching {connector} {pair} {interval}")
-        began = time.monotonic()
         last_open = _last_complete_open(self.now(), step)
         with self.store.updating(
             connector, pair, interval, lock_timeout_s=self.lock_timeout_s
         ) as update:
+            began = time.monotonic()  # after the lock: waiting for another fetch is not fetching
             notes = []
             if update.set_aside is not None:
                 notes.append(
@@ -267,7 +272,7 @@ class CandleAccess:
                 )
             holes = missing_ranges(start, min(end, last_open), update.coverage, step)
             if not holes:
-                return FetchReport(str(update.path), warnings=tuple(notes))
+                return FetchReport(str(update.path.absolute()), warnings=tuple(notes))
             client = self._client(source)
             total_s = sum(b - a + step for a, b in holes)
             done_s = rows = 0
@@ -298,7 +303,7 @@ class CandleAccess:
                     update.commit()
             update.commit()
             return FetchReport(
-                str(update.path),
+                str(update.path.absolute()),
                 asked=tuple(holes),
                 rows=rows,
                 requests=client.requests,

@@ -33,6 +33,8 @@ def merge_ranges(ranges: Iterable[Range], step: int) -> list[Range]:
 def missing_ranges(start: int, end: int, covered: Iterable[Range], step: int) -> list[Range]:
     """The parts of ``[start, end]`` (aligned on ``step``) that ``covered`` does not hold.
 
+    Both are read on the ``step`` grid: a candle open time is covered when a range holds it.
+
     Example:
         >>> missing_ranges(0, 600, [(120, 240)], 60)
         [(0, 60), (300, 600)]
@@ -41,7 +43,9 @@ def missing_ranges(start: int, end: int, covered: Iterable[Range], step: int) ->
     last = (end // step) * step
     holes: list[Range] = []
     cursor = first
-    for a, b in merge_ranges(covered, step):
+    # A range covers the grid points inside it; one off the grid is snapped inwards.
+    on_grid = [(-(-a // step) * step, (b // step) * step) for a, b in covered]
+    for a, b in merge_ranges(on_grid, step):
         if b < cursor:
             continue
         if a > last:

@@ -324,7 +324,8 @@ class DatasetUpdate:
                 merged.interval_s,
                 source=str(self.path.absolute()),
             )
-            _write_atomic(self.path, merged, coverage)
+        # Written also without candles: "asked, nothing there" must not be asked again.
+        _write_atomic(self.path, merged, coverage)
         self.candles, self.coverage = merged, coverage
         self._pending, self._pending_ranges = [], []
 
@@ -865,7 +866,9 @@ def _read_dataset(path: Path, step: int) -> tuple[Candles, list[Range]]:
         except _arrow_errors() as exc:
             raise _Corrupt(f"column {name!r} cannot be read as {wanted}: {exc}") from exc
     if not columns["timestamp"].shape[0]:
-        raise _Corrupt("the file holds no candles")
+        # An exchange asked for a range with nothing in it: the record is the content.
+        if _COVERAGE_KEY not in (schema.metadata or {}):
+            raise _Corrupt("the file holds no candles")
     candles = Candles(
         ts=columns["timestamp"],
         open=columns["open"],
@@ -960,7 +963,20 @@ def _describe(file: Path) -> StoredSeries:
             if not pa.types.is_integer(schema.field("timestamp").type):
                 return corrupt("column 'timestamp' is not integer epoch seconds")
             if meta.num_rows == 0:
-                return corrupt("the file holds no candles")
+                asked = _empty_coverage(schema.metadata)
+                if asked is None:
+                    return corrupt("the file holds no candles")
+                return StoredSeries(
+                    entry.connector,
+                    pair,
+                    interval,
+                    None,
+                    None,
+                    0,
+                    file,
+                    coverage=tuple(asked),
+                    size_bytes=file.stat().st_size,
+                )
             bounds = _timestamp_bounds(meta)
             if bounds is None:
                 # No statistics (another writer): read the one column, still not all of them.
@@ -1002,6 +1018,17 @@ def _describe(file: Path) -> StoredSeries:
         coverage=tuple(coverage or ()),
         size_bytes=size,
     )
+
+
+def _empty_coverage(metadata: dict[bytes, bytes] | None) -> list[Range] | None:
+    """The coverage of a file without candles, or None when it has no valid record."""
+    raw = (metadata or {}).get(_COVERAGE_KEY)
+    if raw is None:
+        return None
+    try:
+        return ranges_from_json(json.loads(raw))
+    except ValueError:
+        return None
 
 
 def _timestamp_bounds(meta: Any) -> tuple[int, int] | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from hbbacktest.config.settings import Settings
 from hbbacktest.core.errors import ConfigError
-from hbbacktest.core.time import format_time, parse_time
+from hbbacktest.core.time import format_time, interval_to_seconds, parse_time
 from hbbacktest.data.access import CandleAccess, FetchProgress, FetchReport
 from hbbacktest.data.sources.venues import check_exchange_urls, venue
 from hbbacktest.data.store import CandleStore, ImportReport, StoredSeries
@@ -100,6 +101,13 @@ def fetch_candles(
             f"--start ({format_time(first)}) must not be after --end ({format_time(last)})"
         )
     venue(connector)  # a ConfigError listing the connectors that can be fetched
+    step = interval_to_seconds(interval)
+    newest = (int(time.time()) // step) * step - step
+    if first > newest:
+        raise ConfigError(
+            f"--start ({format_time(first)}) is after the last complete {interval} candle "
+            f"({format_time(newest)} UTC): there is nothing to fetch yet"
+        )
     if access is None:
         if settings.offline:
             raise ConfigError(
