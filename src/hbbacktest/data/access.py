@@ -339,8 +339,15 @@ class CandleAccess:
                 return [(first, stop)]  # fill() sets the corrupt file aside and rebuilds it
             raise
         if coverage is None:
-            if self.store.finer_intervals(connector, pair, interval):
-                return []
+            # Resampling a finer dataset is as good as the interval itself, when it covers
+            # the whole window; otherwise fetch the interval asked for.
+            for finer in self.store.finer_intervals(connector, pair, interval):
+                try:
+                    fine = self.store.coverage(connector, pair, finer) or []
+                except DataError:
+                    continue
+                if not missing_ranges(first, stop, fine, interval_to_seconds(finer)):
+                    return []
             return [(first, stop)]
         return missing_ranges(first, stop, coverage, step)
 

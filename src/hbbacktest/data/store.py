@@ -749,22 +749,26 @@ class CandleStore:
         if not target.exists():
             return None
         step = interval_to_seconds(interval)
+        pair, _, name = target.stem.rpartition("_")
+        fix = f"Replace the file with: {_fix_command(target.parent.name, pair, name)}"
         try:
             schema = pq.read_schema(target)
-            raw = (schema.metadata or {}).get(_COVERAGE_KEY)
-            if raw is not None:
-                ranges = ranges_from_json(json.loads(raw))
-                if ranges is None:
-                    raise _Corrupt(
-                        "its coverage record (hbbacktest.coverage metadata) is unreadable"
-                    )
-                return merge_ranges(ranges, step)
-        except _arrow_errors() + (_Corrupt,) as exc:  # noqa: RUF005 (mypy needs a typed tuple)
-            pair, _, name = target.stem.rpartition("_")
+        except _arrow_errors() as exc:
             raise DataError(
-                f"{target.absolute()}: cannot read the stored candles: {exc}. Replace the file "
-                f"with: {_fix_command(target.parent.name, pair, name)}"
+                f"{target.absolute()}: cannot read the stored candles: {exc}. {fix}"
             ) from None
+        raw = (schema.metadata or {}).get(_COVERAGE_KEY)
+        if raw is not None:
+            try:
+                ranges = ranges_from_json(json.loads(raw))
+            except ValueError:
+                ranges = None
+            if ranges is None:
+                raise DataError(
+                    f"{target.absolute()}: its coverage record (hbbacktest.coverage metadata) "
+                    f"is unreadable. {fix}"
+                )
+            return merge_ranges(ranges, step)
         return _coverage_of(None, self._load_file(target, step))
 
     def finer_intervals(self, connector: str, trading_pair: str, interval: str) -> list[str]:

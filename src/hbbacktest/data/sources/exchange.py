@@ -214,9 +214,10 @@ class ExchangeClient:
             ExchangeTemporaryError: retries ran out (rate limits, 5xx, network).
         """
         symbol = self.check_market(trading_pair, interval)
+        self._waited_s = 0.0  # the wait budget is per fetch
         step = interval_to_seconds(interval)
         first = -(-start // step) * step
-        last = min(end, last_complete_open(self._now(), step))
+        last = (min(end, last_complete_open(self._now(), step)) // step) * step
         if first <= last:
             yield from self._range(symbol, trading_pair, interval, step, first, last)
 
@@ -342,7 +343,7 @@ class ExchangeClient:
             try:
                 rows = _parse_rows(raw, step)
                 if not len(rows):
-                    _check_body(self._exchange.last_http_response)
+                    _check_empty_body(self._exchange.last_http_response)
                 return rows
             except _BadAnswer as exc:
                 problem = str(exc)
@@ -438,14 +439,37 @@ class _BadAnswer(Exception):
     """An answer that is not valid candle rows; asked again, then an ExchangeError."""
 
 
-def _check_body(body: Any) -> None:
-    """Refuse an empty answer whose body is not JSON: ccxt turns a truncated body into ``[]``."""
+def _check_empty_body(body: Any) -> None:
+    """Refuse an empty result that hides an answer ccxt could not or would not pass on.
+
+    ccxt turns a truncated body into ``[]``, and drops candles older than ``since`` (so a
+    repeated page also arrives as ``[]``): neither may pass for "nothing there".
+    """
     if body is None:
         return
     try:
-        json.loads(body)
+        parsed = json.loads(body)
     except (TypeError, ValueError) as exc:
         raise _BadAnswer(f"a body that is not valid JSON ({exc}): {str(body)[:80]!r}") from None
+    if _holds_rows(parsed):
+        raise _BadAnswer("candles from outside the window asked (a repeated page?)")
+
+
+def _holds_rows(value: Any, depth: int = 0) -> bool:
+    """True when a JSON answer holds a non-empty list of candle rows (lists of ≥ 5 fields).
+
+    Exchanges wrap their rows differently (a bare list, ``result.list``, ``data``); looking
+    for the shape keeps this free of per-exchange code.
+    """
+    if depth > 4:
+        return False
+    if isinstance(value, list):
+        if value and isinstance(value[0], list) and len(value[0]) >= 5:
+            return True
+        return any(_holds_rows(item, depth + 1) for item in value[:3])
+    if isinstance(value, dict):
+        return any(_holds_rows(item, depth + 1) for item in value.values())
+    return False
 
 
 def _parse_rows(raw: Any, step: int) -> np.ndarray:
