@@ -133,6 +133,9 @@ class CandleAccess:
         commit_rows: commit a running fetch after this many new candles.
         now: the clock (epoch s) that decides which candle is still forming.
 
+    An instance keeps one exchange client per venue (markets are loaded once); use one
+    instance per thread, as ccxt's clients are not thread-safe.
+
     Example:
         >>> access = CandleAccess(CandleStore("data"), offline=True)
         >>> window = access.candles("demo", "BTC-USDT", "1m", 1704067200, 1704070800)
@@ -148,6 +151,9 @@ class CandleAccess:
     lock_timeout_s: float = FETCH_LOCK_TIMEOUT_S
     commit_rows: int = COMMIT_ROWS
     now: Callable[[], float] = time.time
+    # One client per venue for this access's lifetime: loading an exchange's market list
+    # (Binance spot's is megabytes) once, not once per fetched window.
+    _clients: dict[str, CandleClient] = field(default_factory=dict, init=False, repr=False)
 
     # --- the one function -----------------------------------------------------------------
 
@@ -274,6 +280,7 @@ class CandleAccess:
             if not holes:
                 return FetchReport(str(update.path.absolute()), warnings=tuple(notes))
             client = self._client(source)
+            sent_before = client.requests
             total_s = sum(b - a + step for a, b in holes)
             done_s = rows = 0
             try:
@@ -293,7 +300,7 @@ class CandleAccess:
                                     done_s,
                                     total_s,
                                     rows,
-                                    client.requests,
+                                    client.requests - sent_before,
                                 )
                             )
             finally:
@@ -306,17 +313,22 @@ class CandleAccess:
                 str(update.path.absolute()),
                 asked=tuple(holes),
                 rows=rows,
-                requests=client.requests,
+                requests=client.requests - sent_before,
                 seconds=time.monotonic() - began,
                 warnings=tuple(notes),
             )
 
     def _client(self, source: Venue) -> CandleClient:
-        if self.client_factory is not None:
-            return self.client_factory(source)
-        from hbbacktest.data.sources.exchange import client_for
+        client = self._clients.get(source.connector)
+        if client is None:
+            if self.client_factory is not None:
+                client = self.client_factory(source)
+            else:
+                from hbbacktest.data.sources.exchange import client_for
 
-        return client_for(source, urls=self.exchange_urls)
+                client = client_for(source, urls=self.exchange_urls)
+            self._clients[source.connector] = client
+        return client
 
     # --- reading ----------------------------------------------------------------------------
 
