@@ -462,6 +462,12 @@ class CandleStore:
             notes.append(
                 f"the file name says {imported.trading_pair}, imported as {trading_pair} as asked"
             )
+        perpetual = connector.endswith("_perpetual")
+        if imported.market is not None and (imported.market == "futures") != perpetual:
+            notes.append(
+                f"the file holds {imported.market} candles, imported for the "
+                f"{'perpetual' if perpetual else 'spot'} connector {connector} as asked"
+            )
         if interval is None:
             if imported.interval is None:
                 raise ConfigError(

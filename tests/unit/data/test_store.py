@@ -797,3 +797,47 @@ def test_concurrent_imports_lose_no_row(tmp_path: Path) -> None:
         assert candles.open.tolist() == frame["open"].tolist()
     leftovers = [p.name for p in (data_dir / "candles" / "b").iterdir() if p.suffix == ".tmp"]
     assert leftovers == []
+
+
+# --- importers through the store ----------------------------------------------------------------
+
+
+def _bdv_rows(n: int, *, header: bool) -> str:
+    lines = (
+        [
+            "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+            "taker_buy_volume,taker_buy_quote_volume,ignore"
+        ]
+        if header
+        else []
+    )
+    for i in range(n):
+        ms = (T0 + 60 * i) * 1000
+        lines.append(f"{ms},100,101,99,100.5,2,{ms + 59_999},201,10,1,100,0")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_binance_data_vision_file_names_its_pair_and_interval(
+    store: CandleStore, tmp_path: Path
+) -> None:
+    file = tmp_path / "ETHUSDT-1m-2024-01.csv"
+    file.write_text(_bdv_rows(5, header=False))
+    report = store.import_file(file, "binance")
+    assert (report.trading_pair, report.interval, report.format) == (
+        "ETH-USDT",
+        "1m",
+        "binance-vision",
+    )
+    assert report.rows_total == 5 and report.notes == ()
+    assert store.coverage("binance", "ETH-USDT", "1m") == [(T0, T0 + 240)]
+
+
+def test_futures_candles_for_a_spot_connector_are_noted(store: CandleStore, tmp_path: Path) -> None:
+    file = tmp_path / "BTCUSDT-1m-2024-01.csv"
+    file.write_text(_bdv_rows(3, header=True))  # a header row: USD-M futures layout
+    report = store.import_file(file, "binance", "BTC-USDT", "1m")
+    assert report.notes == (
+        "the file holds futures candles, imported for the spot connector binance as asked",
+    )
+    report = store.import_file(file, "binance_perpetual", "BTC-USDT", "1m")
+    assert report.notes == ()
