@@ -60,6 +60,16 @@ def missing_ranges(start: int, end: int, covered: Iterable[Range], step: int) ->
     return holes
 
 
+def last_complete_open(now_s: float, step: int) -> int:
+    """Open time of the last candle that has closed at ``now_s`` (the forming one excluded).
+
+    Example:
+        >>> last_complete_open(1_704_067_230, 60)  # 00:00:30: the 23:59 candle is the last
+        1704067140
+    """
+    return (int(now_s) // step) * step - step
+
+
 def ranges_to_json(ranges: Iterable[Range]) -> list[list[int]]:
     """Ranges as JSON-ready lists."""
     return [[int(a), int(b)] for a, b in ranges]

@@ -30,7 +30,7 @@ import email.utils
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,11 +44,20 @@ from hbbacktest.core.errors import (
 )
 from hbbacktest.core.time import format_time, interval_to_seconds
 from hbbacktest.data.candles import Candles
+from hbbacktest.data.coverage import last_complete_open
 from hbbacktest.data.sources.venues import Venue
 
 _HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]+")
 _DEFAULT_PAGE_LIMIT = 500
 _MAX_PAGE_LIMIT = 5000
+#: A candle counts as final this long after it closed: exchanges publish with a small delay,
+#: and the local clock may run ahead of theirs.
+SETTLE_S = 30
+#: Longest interval fetched: longer candles (weeks, months) do not open on the epoch grid.
+MAX_FETCH_STEP_S = 86_400
+#: Requests one page's worth of candles may take (retries, re-asks, short answers) before
+#: the exchange is declared to page differently from its table entry.
+_MAX_REQUESTS_PER_PAGE = 40
 
 
 @dataclass(frozen=True)
@@ -99,11 +108,6 @@ def override_urls(api: Any, base_url: str) -> Any:
     if isinstance(api, dict):
         return {key: override_urls(value, base_url) for key, value in api.items()}
     return api
-
-
-def last_complete_open(now_s: float, step: int) -> int:
-    """Open time of the last candle that has closed at ``now_s`` (the forming one excluded)."""
-    return (int(now_s) // step) * step - step
 
 
 class ExchangeClient:
@@ -205,24 +209,51 @@ class ExchangeClient:
     def fetch(self, trading_pair: str, interval: str, start: int, end: int) -> Iterator[Page]:
         """Every page of candles with open time in ``[start, end]`` (epoch s), in time order.
 
-        The window is cut at the last complete candle; pages never overlap, and an empty page
-        is a range the exchange confirmed it has nothing for.
+        One fetch of one range; see :meth:`fetch_ranges`.
+        """
+        return self.fetch_ranges(trading_pair, interval, [(start, end)])
+
+    def fetch_ranges(
+        self, trading_pair: str, interval: str, ranges: Sequence[tuple[int, int]]
+    ) -> Iterator[Page]:
+        """Every page of candles for several ranges of open times, in order; one wait budget.
+
+        Ranges are cut at the last settled candle (closed at least ``SETTLE_S`` ago); pages
+        never overlap, and an empty page is a range the exchange confirmed it has nothing
+        for. The newest two candle slots are never recorded as a gap: an exchange may publish
+        a candle a little late.
 
         Raises:
-            ConfigError: unknown market or interval.
+            ConfigError: unknown market, or an interval the exchange does not serve or that
+                does not open on the epoch grid (weeks, months).
             ExchangeError: the exchange refused the request or keeps answering nonsense.
             ExchangeTemporaryError: retries ran out (rate limits, 5xx, network).
         """
-        symbol = self.check_market(trading_pair, interval)
-        self._waited_s = 0.0  # the wait budget is per fetch
         step = interval_to_seconds(interval)
-        first = -(-start // step) * step
-        last = (min(end, last_complete_open(self._now(), step)) // step) * step
-        if first <= last:
-            yield from self._range(symbol, trading_pair, interval, step, first, last)
+        if step > MAX_FETCH_STEP_S:
+            raise ConfigError(
+                f"fetching {interval} candles is not supported: candles longer than a day do not "
+                "open on the epoch grid (weekly ones open on Mondays); fetch 1d and let the "
+                "controller resample, or import the candles"
+            )
+        symbol = self.check_market(trading_pair, interval)
+        self._waited_s = 0.0  # one budget for the whole fetch
+        newest = last_complete_open(self._now() - SETTLE_S, step)
+        for start, end in ranges:
+            first = -(-start // step) * step
+            last = (min(end, newest) // step) * step
+            if first <= last:
+                yield from self._range(symbol, trading_pair, interval, step, first, last, newest)
 
     def _range(
-        self, symbol: str, pair: str, interval: str, step: int, start: int, end: int
+        self,
+        symbol: str,
+        pair: str,
+        interval: str,
+        step: int,
+        start: int,
+        end: int,
+        newest: int,
     ) -> Iterator[Page]:
         """Pages for ``[start, end]``; a page's range is only what its answer proves.
 
@@ -230,12 +261,29 @@ class ExchangeClient:
         candle is asked again on its own (a backward-paging exchange that cut the window
         short answers its newest rows), and the next page starts after its last candle (a
         forward-paging one that cut it short answers its oldest). A range becomes a gap only
-        once an answer for it alone came back empty and was confirmed.
+        once an answer for it alone came back empty and was confirmed. Work is a stack, not
+        recursion: an exchange answering one row at a time cannot exhaust Python's stack.
         """
         limit = self.page_limit()
-        cursor = start
-        while cursor <= end:
-            page_end = min(end, cursor + (limit - 1) * step)
+        budget = _MAX_REQUESTS_PER_PAGE * (-(-(end - start + step) // (limit * step)) + 1)
+        sent = self.requests
+        fresh = newest - step  # the two newest slots are never recorded as empty
+        todo: list[tuple[int, int] | Page] = [(start, end)]
+        while todo:
+            item = todo.pop()
+            if isinstance(item, Page):
+                yield item
+                continue
+            cursor, stop = item
+            if cursor > stop:
+                continue
+            if self.requests - sent > budget:
+                raise ExchangeError(
+                    f"{self.name} answered {pair} {interval} candles {format_time(start)} – "
+                    f"{format_time(end)} UTC with so few rows per request that {budget} requests "
+                    "did not cover it; the exchange's page size is smaller than its table entry"
+                )
+            page_end = min(stop, cursor + (limit - 1) * step)
             where = (
                 f"{self.venue.connector} {pair} {interval} candles "
                 f"{format_time(cursor)} – {format_time(page_end)} UTC"
@@ -244,21 +292,20 @@ class ExchangeClient:
             if rows is None:
                 # Nothing in the window: confirm, and learn where the data resumes if we can.
                 resume = self._confirm_empty(symbol, interval, step, cursor, page_end, limit, where)
-                if resume is None:
-                    yield Page(cursor, page_end, Candles.empty(step))
-                    cursor = page_end + step
-                    continue
                 if not isinstance(resume, np.ndarray):
-                    gap_end = min(end, resume - step)
-                    yield Page(cursor, gap_end, Candles.empty(step))
-                    cursor = gap_end + step
+                    gap_end = page_end if resume is None else min(stop, resume - step)
+                    todo.append((gap_end + step, stop))
+                    recorded_end = min(gap_end, fresh - step)
+                    if recorded_end >= cursor:
+                        todo.append(Page(cursor, recorded_end, Candles.empty(step)))
                     continue
                 rows = resume
             first, last = int(rows[0, 0]), int(rows[-1, 0])
+            # Pushed in reverse: the stretch before the page, the page, then what follows.
+            todo.append((last + step, stop))
+            todo.append(Page(first, last, _to_candles(rows, step)))
             if first > cursor:
-                yield from self._range(symbol, pair, interval, step, cursor, first - step)
-            yield Page(first, last, _to_candles(rows, step))
-            cursor = last + step
+                todo.append((cursor, first - step))
 
     # --- one request ------------------------------------------------------------------------
 
@@ -280,14 +327,19 @@ class ExchangeClient:
             inside = rows[(rows[:, 0] >= since) & (rows[:, 0] <= until)]
             if len(inside):
                 return inside
-            if rows[-1, 0] > until:
+            if rows[0, 0] > until and self._pages_forward:
                 return None  # the exchange's data starts later; _confirm_empty finds where
-            # Only rows before the window: a repeated page or an ignored `since`.
-            self._backoff(attempt, where, "answered with candles before the window asked")
+            # Rows only outside the window: a repeated page, or an ignored start or end time.
+            self._backoff(attempt, where, "answered with candles outside the window asked")
         raise ExchangeError(
-            f"{self.name} keeps answering {where} with candles from before that window "
-            f"({self.retry.attempts} tries); the exchange ignores the requested start time"
+            f"{self.name} keeps answering {where} with candles outside that window "
+            f"({self.retry.attempts} tries); the exchange ignores the requested times"
         )
+
+    @property
+    def _pages_forward(self) -> bool:
+        """The exchange answers a start time with its oldest candles from there on."""
+        return self.venue.forward_paging or self.venue.history_limit is not None
 
     def _confirm_empty(
         self,
@@ -299,8 +351,12 @@ class ExchangeClient:
         limit: int,
         where: str,
     ) -> np.ndarray | int | None:
-        """Ask again: rows of the window, the open time where data resumes, or None (a gap)."""
-        forward = self.venue.forward_paging or self.venue.history_limit is not None
+        """Ask again: rows of the window, the open time where data resumes, or None (a gap).
+
+        Only an exchange that pages forwards is asked without an end time: its first rows after
+        ``since`` say where its data resumes. Any other is asked the same window again.
+        """
+        forward = self._pages_forward
         for attempt in range(self.retry.attempts):
             rows = self._ask(
                 symbol, interval, step, since, limit, where, until=None if forward else until
@@ -308,17 +364,16 @@ class ExchangeClient:
             if not len(rows):
                 return None
             later = rows[rows[:, 0] >= since]
-            if not len(later):
-                # Only rows before the window: a repeated page, not an answer about it.
-                self._backoff(attempt, where, "answered with candles before the window asked")
-                continue
             inside = later[later[:, 0] <= until]
             if len(inside):
                 return inside
-            return int(later[0, 0])
+            if len(later) and forward:
+                return int(later[0, 0])
+            # Only rows outside the window: a repeated page, not an answer about it.
+            self._backoff(attempt, where, "answered with candles outside the window asked")
         raise ExchangeError(
-            f"{self.name} keeps answering {where} with candles from before that window "
-            f"({self.retry.attempts} tries); the exchange ignores the requested start time"
+            f"{self.name} keeps answering {where} with candles outside that window "
+            f"({self.retry.attempts} tries); the exchange ignores the requested times"
         )
 
     def _ask(
@@ -348,8 +403,9 @@ class ExchangeClient:
             except _BadAnswer as exc:
                 problem = str(exc)
                 self._backoff(attempt, where, f"answered {problem}")
-        raise ExchangeError(
-            f"{self.name} answered {problem} for {where}, {self.retry.attempts} times in a row"
+        raise ExchangeTemporaryError(
+            f"{self.name} answered {problem} for {where}, {self.retry.attempts} times in a row; "
+            "what was fetched before is cached, run the same command again later"
         )
 
     def _call(self, fn: Callable[[], Any], *, what: str) -> Any:
@@ -366,6 +422,13 @@ class ExchangeClient:
                 last = f"rate limited ({_short(exc)})"
                 self._backoff(attempt, what, last, retry_after=self._retry_after())
             except (ccxt.NetworkError, ccxt.BadResponse) as exc:
+                status = _http_status(exc)
+                if status is not None and 400 <= status < 500 and status not in _RETRIED_4XX:
+                    # ccxt files 403/404/451 … under ExchangeNotAvailable; waiting fixes none.
+                    raise ExchangeError(
+                        f"{self.name} refused {what} with HTTP {status}: {_short(exc)}"
+                        f"{_REFUSAL_HINTS.get(status, '')}"
+                    ) from exc
                 last = f"{type(exc).__name__}: {_short(exc)}"
                 self._backoff(attempt, what, last)
             except ccxt.BaseError as exc:
@@ -427,12 +490,30 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-_HTTP_5XX = re.compile(r"\b5\d\d\b")
+# ccxt's HTTP errors read "<exchange> GET <url> <status> <reason> <body>".
+_HTTP_STATUS = re.compile(r"\b(?:GET|POST) \S+ (\d{3})\b")
+_RETRIED_4XX = (408, 418, 425, 429)
+_BLOCKED = (
+    "; the exchange refuses this machine's location or address: point the connector at a "
+    "proxy with HBBACKTEST_EXCHANGE_URLS, or import candle files (hbbacktest data import)"
+)
+_REFUSAL_HINTS = {
+    403: _BLOCKED,
+    451: _BLOCKED,
+    404: "; is the base URL in HBBACKTEST_EXCHANGE_URLS right?",
+}
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status in a ccxt error's text, or None when it names none."""
+    found = _HTTP_STATUS.search(str(exc)[:2000])
+    return int(found.group(1)) if found else None
 
 
 def _server_error(exc: BaseException) -> bool:
     """True for a 5xx that ccxt raised as a bare ExchangeError (its text holds the code)."""
-    return bool(_HTTP_5XX.search(str(exc)[:400]))
+    status = _http_status(exc)
+    return status is not None and 500 <= status < 600
 
 
 class _BadAnswer(Exception):
@@ -541,6 +622,5 @@ __all__ = [
     "Page",
     "RetryPolicy",
     "client_for",
-    "last_complete_open",
     "override_urls",
 ]
