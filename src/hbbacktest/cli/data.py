@@ -39,6 +39,14 @@ def data_fetch(
     interval: Annotated[str, typer.Option(help="Candle interval, e.g. 1m.")],
     start: Annotated[str, typer.Option(help="First candle: UTC date/datetime or epoch.")],
     end: Annotated[str, typer.Option(help="Last candle (inclusive): UTC date/datetime or epoch.")],
+    refetch: Annotated[
+        bool,
+        typer.Option(
+            "--refetch",
+            help="Ask for the whole window again, cached parts included (repairs a range the "
+            "exchange has filled or corrected since).",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -55,6 +63,7 @@ def data_fetch(
             end,
             settings=settings(data_dir),
             progress=bar.update if bar else None,
+            refetch=refetch,
         )
     finally:
         if bar is not None:
@@ -191,9 +200,14 @@ def data_verify(data_dir: DataDir = None) -> None:
         else:
             bad += 1
             typer.echo(f"{head} CORRUPT: {outcome.problem}\n{'':<4}file: {entry.file}")
+            where = (
+                f"--connector {entry.connector} --pair {entry.trading_pair} "
+                f"--interval {entry.interval}"
+            )
             typer.echo(
-                f"{'':<4}fix: hbbacktest data fetch (it sets the file aside and fetches again) "
-                "or hbbacktest data import FILE ... --replace"
+                f"{'':<4}fix: hbbacktest data fetch {where} --start … --end … --refetch (sets "
+                f"the file aside and fetches again), or hbbacktest data import FILE {where} "
+                "--replace"
             )
     for path in leftovers:
         typer.echo(f"leftover: {path} (a corrupt file set aside, or a killed writer's temporary)")

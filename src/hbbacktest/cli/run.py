@@ -166,7 +166,11 @@ def run(
     check_output_target(target, output_format, summary_only=summary_only)
     bar = ProgressBar() if sys.stderr.isatty() else None
     try:
-        access = candle_access(current, progress=bar.update if bar else None)
+        access = candle_access(
+            current,
+            progress=bar.update if bar else None,
+            notify=lambda note: typer.echo(f"note: {note}", err=True),
+        )
         result = run_backtest(request, settings=current, registry=plan.registry, access=access)
     finally:
         if bar is not None:

@@ -16,15 +16,28 @@ so a fetch killed at any moment leaves a readable cache holding every committed 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from hbbacktest.core.errors import ConfigError, DataError, DataMissingError, ExchangeError
+from hbbacktest.core.errors import (
+    ConfigError,
+    DataError,
+    DataMissingError,
+    ExchangeError,
+    OutputError,
+)
 from hbbacktest.core.time import format_time, interval_to_seconds
 from hbbacktest.data.candles import Candles
-from hbbacktest.data.coverage import Range, merge_ranges, missing_ranges
+from hbbacktest.data.coverage import (
+    SETTLE_S,
+    Range,
+    last_complete_open,
+    merge_ranges,
+    missing_ranges,
+)
 from hbbacktest.data.sources.demo import DEMO_CONNECTOR, DEMO_END, DEMO_START, demo_candles
 from hbbacktest.data.sources.venues import VENUES, Venue
 from hbbacktest.data.store import CandleStore, canonical_interval, check_trading_pair
@@ -38,8 +51,10 @@ class CandleClient(Protocol):
 
     requests: int
 
-    def fetch(self, trading_pair: str, interval: str, start: int, end: int) -> Iterator[Page]:
-        """Pages tiling ``[start, end]`` in time order."""
+    def fetch_ranges(
+        self, trading_pair: str, interval: str, ranges: Sequence[tuple[int, int]]
+    ) -> Iterator[Page]:
+        """Pages covering the ranges, in time order, with one wait budget."""
         ...
 
 
@@ -129,12 +144,15 @@ class CandleAccess:
         client_factory: builds the exchange client of a venue (tests and benchmarks pass one
             without rate limiting); default :func:`hbbacktest.data.sources.exchange.client_for`.
         progress: called after each page of a fetch.
+        notify: called with operational notes that are not part of a result (a corrupt file
+            set aside and fetched again, a warm-up that could not be fetched).
         lock_timeout_s: how long to wait for another process fetching the same dataset.
         commit_rows: commit a running fetch after this many new candles.
         now: the clock (epoch s) that decides which candle is still forming.
 
     An instance keeps one exchange client per venue (markets are loaded once); use one
-    instance per thread, as ccxt's clients are not thread-safe.
+    instance per thread, as ccxt's clients are not thread-safe. It pickles without its
+    clients, and a forked child builds its own, so a process pool or Ray can take it along.
 
     Example:
         >>> access = CandleAccess(CandleStore("data"), offline=True)
@@ -148,12 +166,21 @@ class CandleAccess:
     exchange_urls: Mapping[str, str] = field(default_factory=dict)
     client_factory: Callable[[Venue], CandleClient] | None = None
     progress: Callable[[FetchProgress], None] | None = None
+    notify: Callable[[str], None] | None = None
     lock_timeout_s: float = FETCH_LOCK_TIMEOUT_S
     commit_rows: int = COMMIT_ROWS
     now: Callable[[], float] = time.time
     # One client per venue for this access's lifetime: loading an exchange's market list
     # (Binance spot's is megabytes) once, not once per fetched window.
     _clients: dict[str, CandleClient] = field(default_factory=dict, init=False, repr=False)
+    _pid: int = field(default_factory=os.getpid, init=False, repr=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        # Sent to a worker process (a pool, Ray): live exchange clients and their sockets stay
+        # behind; the worker builds its own on first use.
+        state = dict(self.__dict__)
+        state["_clients"] = {}
+        return state
 
     # --- the one function -----------------------------------------------------------------
 
@@ -189,7 +216,7 @@ class CandleAccess:
         pair = check_trading_pair(trading_pair)
         if warmup_bars < 0:
             raise ConfigError(f"warmup_bars must be >= 0, not {warmup_bars}")
-        first = (start // step) * step - warmup_bars * step
+        first = -(-start // step) * step - warmup_bars * step
         if connector == DEMO_CONNECTOR:
             return self._demo(pair, interval, first, start, end)
         report = None
@@ -198,58 +225,79 @@ class CandleAccess:
         # Warm-up candles improve indicators but are not the window itself: a warm-up the
         # cache lacks offline, or that the exchange cannot give now, is a warning (the caller
         # counts what it got), never the reason a run fails.
-        main_start = (start // step) * step
+        main_start = -(-start // step) * step
         main_holes = [(max(a, main_start), b) for a, b in holes if b >= main_start]
-        warnings: list[str] = []
-        if holes and venue is not None and not self.offline:
+        online = venue is not None and not self.offline
+        if holes and online:
             try:
                 report = self.fill(connector, pair, interval, first, end)
             except ExchangeError as exc:
                 if main_holes:
                     raise
-                warnings.append(f"the warm-up candles could not be fetched: {exc}")
+                self._note(f"the warm-up candles could not be fetched: {exc}")
         elif main_holes and venue is not None:
             raise DataMissingError(self._offline_message(connector, pair, interval, main_holes))
-        candles = self._load(connector, pair, interval, first, end, venue)
-        warnings += list(report.warnings if report else ())
-        warnings += window_warnings(
-            candles, connector, pair, interval, first, start, end, venue=venue
-        )
+        try:
+            candles = self._load(connector, pair, interval, first, end, venue)
+        except DataMissingError:
+            raise
+        except DataError as exc:
+            if not online:
+                raise DataError(
+                    f"{exc}. Online, hbbacktest sets such a file aside and fetches its candles "
+                    f"again: {_fetch_command(connector, pair, interval, first, end)}"
+                ) from None
+            # Unreadable values under a readable coverage record: rebuild (fill sets it aside).
+            report = self.fill(connector, pair, interval, first, end)
+            candles = self._load(connector, pair, interval, first, end, venue)
+        if report is not None:
+            for note in report.warnings:
+                self._note(note)
         return CandleWindow(
             candles=candles,
             first=first,
             start=start,
             end=end,
-            warnings=tuple(warnings),
-            source=self.describe(connector, fetched=report is not None and report.requests > 0),
+            warnings=tuple(
+                window_warnings(candles, connector, pair, interval, first, start, end, venue=venue)
+            ),
+            source=self.describe(connector),
             fetch=report,
         )
 
-    def describe(self, connector: str, *, fetched: bool = False) -> str:
+    def describe(self, connector: str) -> str:
         """Where a connector's candles come from, for results and messages.
 
-        Args:
-            connector: the connector.
-            fetched: part of the window was just downloaded (names the exchange and URL).
+        The same for a run that fetched and one that found everything cached, so the same
+        request on the same candles gives the same result, byte for byte.
         """
         if connector == DEMO_CONNECTOR:
             return "demo connector (synthetic candles, not market data)"
-        where = f"candle store {self.store.data_dir.absolute()}"
-        if fetched:
-            url = self.exchange_urls.get(connector)
-            return f"{where}, partly fetched now from {connector}" + (f" at {url}" if url else "")
-        return where
+        return f"candle store {self.store.data_dir.absolute()}"
+
+    def _note(self, message: str) -> None:
+        if self.notify is not None:
+            self.notify(message)
 
     # --- fetching ---------------------------------------------------------------------------
 
     def fill(
-        self, connector: str, trading_pair: str, interval: str, start: int, end: int
+        self,
+        connector: str,
+        trading_pair: str,
+        interval: str,
+        start: int,
+        end: int,
+        *,
+        refetch: bool = False,
     ) -> FetchReport:
         """Fetch every never-asked part of ``[start, end]`` into the cache; return what it did.
 
         Holds the dataset's lock while fetching; holes are recomputed under it, so a second
         process asking for the same range finds it cached. Pages are committed every
         ``commit_rows`` candles and at the end, also when the fetch fails or is interrupted.
+        With ``refetch`` the whole window is asked again (its candles are replaced), to repair
+        a range the exchange has since filled or corrected.
 
         Raises:
             ConfigError: no exchange source for the connector, unknown market or interval.
@@ -264,7 +312,7 @@ class CandleAccess:
         source = find_venue(connector)
         if self.offline:
             raise DataError(f"offline mode: not fetching {connector} {pair} {interval}")
-        last_open = _last_complete_open(self.now(), step)
+        last_open = last_complete_open(self.now() - SETTLE_S, step)
         with self.store.updating(
             connector, pair, interval, lock_timeout_s=self.lock_timeout_s
         ) as update:
@@ -276,7 +324,8 @@ class CandleAccess:
                     f"({update.problem}); the file was moved to {update.set_aside} and the "
                     "window fetched again"
                 )
-            holes = missing_ranges(start, min(end, last_open), update.coverage, step)
+            covered = [] if refetch else update.coverage
+            holes = missing_ranges(start, min(end, last_open), covered, step)
             if not holes:
                 return FetchReport(str(update.path.absolute()), warnings=tuple(notes))
             client = self._client(source)
@@ -284,29 +333,28 @@ class CandleAccess:
             total_s = sum(b - a + step for a, b in holes)
             done_s = rows = 0
             try:
-                for a, b in holes:
-                    for page in client.fetch(pair, interval, a, b):
-                        update.add(page.candles, (page.start, page.end))
-                        rows += len(page.candles)
-                        done_s += page.end - page.start + step
-                        if update.pending_rows >= self.commit_rows:
-                            update.commit()
-                        if self.progress is not None:
-                            self.progress(
-                                FetchProgress(
-                                    connector,
-                                    pair,
-                                    interval,
-                                    done_s,
-                                    total_s,
-                                    rows,
-                                    client.requests - sent_before,
-                                )
+                for page in client.fetch_ranges(pair, interval, holes):
+                    update.add(page.candles, (page.start, page.end))
+                    rows += len(page.candles)
+                    done_s += page.end - page.start + step
+                    if update.pending_rows >= self.commit_rows:
+                        update.commit()
+                    if self.progress is not None:
+                        self.progress(
+                            FetchProgress(
+                                connector,
+                                pair,
+                                interval,
+                                done_s,
+                                total_s,
+                                rows,
+                                client.requests - sent_before,
                             )
+                        )
             finally:
                 # Keep every page received, also when the fetch failed or was interrupted;
                 # a failing commit must not hide the error that stopped the fetch.
-                with contextlib.suppress(DataError, OSError):
+                with contextlib.suppress(DataError, OutputError, OSError):
                     update.commit()
             update.commit()
             return FetchReport(
@@ -319,6 +367,9 @@ class CandleAccess:
             )
 
     def _client(self, source: Venue) -> CandleClient:
+        if self._pid != os.getpid():
+            # A forked child must not share the parent's keep-alive connections.
+            self._clients, self._pid = {}, os.getpid()
         client = self._clients.get(source.connector)
         if client is None:
             if self.client_factory is not None:
@@ -340,7 +391,7 @@ class CandleAccess:
         A corrupt dataset counts as one hole (a fetch sets it aside and rebuilds it); a dataset
         only stored at a finer interval counts as covered (it is resampled on load).
         """
-        last_open = _last_complete_open(self.now(), step)
+        last_open = last_complete_open(self.now() - SETTLE_S, step)
         stop = min(end, last_open)
         if stop < first:
             return []
@@ -358,7 +409,9 @@ class CandleAccess:
                     fine = self.store.coverage(connector, pair, finer) or []
                 except DataError:
                     continue
-                if not missing_ranges(first, stop, fine, interval_to_seconds(finer)):
+                fine_step = interval_to_seconds(finer)
+                # The last coarse candle is built from fine ones up to its own close.
+                if not missing_ranges(first, stop + step - fine_step, fine, fine_step):
                     return []
             return [(first, stop)]
         return missing_ranges(first, stop, coverage, step)
@@ -479,10 +532,6 @@ def _history_note(venue: Venue | None, interval: str) -> str:
     )
 
 
-def _last_complete_open(now_s: float, step: int) -> int:
-    return (int(now_s) // step) * step - step
-
-
 def _covers(ranges: list[Range], first: int, end: int, step: int) -> bool:
     return not missing_ranges(first, end, merge_ranges(ranges, step), step)
 
@@ -494,8 +543,13 @@ def _describe_ranges(ranges: list[Range]) -> str:
 def _fetch_command(connector: str, pair: str, interval: str, start: int, end: int) -> str:
     return (
         f"hbbacktest data fetch --connector {connector} --pair {pair} --interval {interval} "
-        f"--start {start} --end {end}"
+        f"--start {_iso(start)} --end {_iso(end)}"
     )
+
+
+def _iso(ts: int) -> str:
+    """``2024-02-01T00:00:00Z``: readable, and what ``--start``/``--end`` accept."""
+    return format_time(ts).replace(" ", "T") + "Z"
 
 
 def _get_command(

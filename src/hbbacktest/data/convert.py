@@ -310,7 +310,9 @@ def interval_name(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def check_interval(ts: np.ndarray, interval: str, interval_s: int, *, source: str) -> None:
+def check_interval(
+    ts: np.ndarray, interval: str, interval_s: int, *, source: str, spacing: bool = True
+) -> None:
     """Raise DataError unless the candles are aligned on and spaced by the interval.
 
     Two checks: every open time is a multiple of ``interval_s`` (candles open on the epoch grid,
@@ -322,12 +324,15 @@ def check_interval(ts: np.ndarray, interval: str, interval_s: int, *, source: st
         interval: the interval as the user wrote it, for messages (``"1m"``).
         interval_s: the same in seconds.
         source: what to call the data in messages.
+        spacing: also check the most common spacing (off for fetched candles: an exchange
+            that skips candles without trades is asked for the interval, so its spacing is
+            known, and an illiquid market may well have more gaps than candles).
 
     Raises:
         DataError: saying what spacing was found and which ``--interval`` it suggests.
     """
-    spacing = infer_interval_s(ts) if ts.shape[0] >= 3 else None
-    found = None if spacing is None or spacing == interval_s else interval_name(spacing)
+    common = infer_interval_s(ts) if spacing and ts.shape[0] >= 3 else None
+    found = None if common is None or common == interval_s else interval_name(common)
     misaligned = ts % interval_s != 0
     if misaligned.any():
         first = int(ts[misaligned][0])

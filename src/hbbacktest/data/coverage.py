@@ -11,6 +11,10 @@ from collections.abc import Iterable
 
 Range = tuple[int, int]
 
+#: A candle counts as final this long after it closed: exchanges publish with a small delay,
+#: and the local clock may run ahead of theirs.
+SETTLE_S = 30
+
 
 def merge_ranges(ranges: Iterable[Range], step: int) -> list[Range]:
     """Sorted, disjoint ranges; ranges that touch (``b + step == c``) or overlap are joined.

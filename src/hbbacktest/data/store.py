@@ -323,6 +323,7 @@ class DatasetUpdate:
                 canonical_interval(self.path.stem.rpartition("_")[2]),
                 merged.interval_s,
                 source=str(self.path.absolute()),
+                spacing=False,
             )
         # Written also without candles: "asked, nothing there" must not be asked again.
         _write_atomic(self.path, merged, coverage)
@@ -355,10 +356,18 @@ class CandleStore:
             ConfigError: for an invalid interval, or a connector or pair that is empty, too
                 long or holds characters other than letters, digits, ``-``, ``_``, ``.``.
         """
-        interval = canonical_interval(interval)
+        canonical = canonical_interval(interval)
         connector = _check_name(connector, "connector")
         pair = _check_name(trading_pair.upper(), "trading pair")
-        return self.data_dir / "candles" / connector / f"{pair}_{interval}.parquet"
+        folder = self.data_dir / "candles" / connector
+        target = folder / f"{pair}_{canonical}.parquet"
+        if canonical != interval:
+            # A series stored under another name of the interval (60s, 60m) before names
+            # were made canonical is still found.
+            written = folder / f"{pair}_{_check_name(interval, 'interval')}.parquet"
+            if written.exists() and not target.exists():
+                return written
+        return target
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -617,8 +626,15 @@ class CandleStore:
                 try:
                     candles, covered = _read_dataset(target, step)
                 except _Corrupt as exc:
+                    cause = exc.__cause__
+                    if isinstance(cause, OSError) and cause.errno is not None:
+                        # Too many open files, permissions, an I/O error: the file may be
+                        # fine, so it is not moved away.
+                        raise DataError(
+                            f"cannot read {target.absolute()}: {cause.strerror or cause}"
+                        ) from None
                     problem = str(exc)
-                    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+                    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
                     aside = target.with_name(f"{target.name}.corrupt-{stamp}")
                     try:
                         os.replace(target, aside)

@@ -82,6 +82,7 @@ def run_backtest(
     store: CandleStore | None = None,
     registry: ControllerRegistry | None = None,
     access: CandleAccess | None = None,
+    offline: bool | None = None,
 ) -> BacktestResult:
     """Run one backtest and return its result.
 
@@ -96,7 +97,8 @@ def run_backtest(
             exchange URLs.
         store: the candle store; by default the one under ``settings.data_dir``.
         registry: the controllers that may run; the built-ins by default.
-        access: the candle access to use (overrides ``settings`` and ``store``).
+        access: the candle access to use (overrides ``settings``, ``store`` and ``offline``).
+        offline: never fetch (overrides ``settings.offline``; the API's ``offline`` flag).
 
     Raises:
         ConfigError: the config names an unknown controller, or the exchange no such market.
@@ -113,7 +115,7 @@ def run_backtest(
     settings = settings or Settings.from_env()
     registry = registry or build_registry(settings)
     if access is None:
-        access = candle_access(settings, store=store)
+        access = candle_access(settings, store=store, offline=offline)
     config = request.config
     controller = registry.create(config)
     warnings = config_warnings(config) + controller.warnings()
@@ -153,6 +155,13 @@ def run_backtest(
             warmup_bars=feed.max_records,
         )
         candles = feed_window.candles
+        # A feed's own notes (gaps), but not "starts later than asked": for a feed that is
+        # the warm-up shortfall, counted just below.
+        warnings += [
+            note
+            for note in feed_window.warnings
+            if note not in warnings and "later than asked" not in note
+        ]
         before = int((candles.ts < bars.ts[0]).sum())
         if before < feed.max_records:
             warnings.append(
@@ -179,6 +188,7 @@ def candle_access(
     store: CandleStore | None = None,
     offline: bool | None = None,
     progress: Callable[[FetchProgress], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> CandleAccess:
     """The candle access a process should use, from its settings.
 
@@ -187,6 +197,7 @@ def candle_access(
         store: the store to use instead of the one under ``settings.data_dir``.
         offline: overrides ``settings.offline`` (the CLI's ``--offline``).
         progress: called after each fetched page.
+        notify: called with operational notes (a corrupt file set aside and fetched again).
 
     Raises:
         ConfigError: ``exchange_urls`` names a connector without an exchange source.
@@ -197,6 +208,7 @@ def candle_access(
         offline=settings.offline if offline is None else offline,
         exchange_urls=dict(settings.exchange_urls),
         progress=progress,
+        notify=notify,
     )
 
 

@@ -76,6 +76,7 @@ def fetch_candles(
     settings: Settings | None = None,
     progress: Callable[[FetchProgress], None] | None = None,
     access: CandleAccess | None = None,
+    refetch: bool = False,
 ) -> FetchOutcome:
     """Download whatever part of a window the cache has never asked for.
 
@@ -88,6 +89,8 @@ def fetch_candles(
         settings: data dir and exchange URL overrides; ``offline`` is refused here.
         progress: called after each page.
         access: the candle access to use instead of one built from ``settings``.
+        refetch: ask for the whole window again, also what is cached (repairs a range the
+            exchange has filled or corrected since).
 
     Raises:
         ConfigError: bad options, a connector without an exchange source, an unknown market
@@ -120,7 +123,7 @@ def fetch_candles(
             exchange_urls=dict(settings.exchange_urls),
             progress=progress,
         )
-    report = access.fill(connector, trading_pair, interval, first, last)
+    report = access.fill(connector, trading_pair, interval, first, last, refetch=refetch)
     entry = next(
         (s for s in access.store.series() if str(s.file) == str(Path(report.path).absolute())),
         None,

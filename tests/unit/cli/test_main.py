@@ -251,7 +251,7 @@ def test_window_outside_stored_data_exits_3(runner: CliRunner, tmp_path: Path) -
     assert "offline: the cache lacks binance ETH-USDT 1m candles for 2024-02-01" in result.stderr
     assert (
         "hbbacktest data fetch --connector binance --pair ETH-USDT --interval 1m "
-        "--start 1706745600 --end 1706832000" in result.stderr
+        "--start 2024-02-01T00:00:00Z --end 2024-02-02T00:00:00Z" in result.stderr
     )
 
 

@@ -44,15 +44,12 @@ from hbbacktest.core.errors import (
 )
 from hbbacktest.core.time import format_time, interval_to_seconds
 from hbbacktest.data.candles import Candles
-from hbbacktest.data.coverage import last_complete_open
+from hbbacktest.data.coverage import SETTLE_S, last_complete_open
 from hbbacktest.data.sources.venues import Venue
 
 _HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]+")
 _DEFAULT_PAGE_LIMIT = 500
 _MAX_PAGE_LIMIT = 5000
-#: A candle counts as final this long after it closed: exchanges publish with a small delay,
-#: and the local clock may run ahead of theirs.
-SETTLE_S = 30
 #: Longest interval fetched: longer candles (weeks, months) do not open on the epoch grid.
 MAX_FETCH_STEP_S = 86_400
 #: Requests one page's worth of candles may take (retries, re-asks, short answers) before
