@@ -126,13 +126,14 @@ def run(
         typer.Option(help="Take prices from this pair's candles (default: the config's)."),
     ] = None,
     offline: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--offline",
-            help="Never use the network: candles missing from the cache are an error naming "
-            "the command that fetches them (default: fetch them; also $HBBACKTEST_OFFLINE).",
+            "--offline/--online",
+            help="--offline never uses the network: candles missing from the cache are an "
+            "error naming the command that fetches them. --online fetches them. Default: "
+            "online unless $HBBACKTEST_OFFLINE or the settings file say offline.",
         ),
-    ] = False,
+    ] = None,
     data_dir: DataDir = None,
     controllers_dir: ControllersDir = None,
 ) -> None:
@@ -146,8 +147,8 @@ def run(
     from hbbacktest.service.output import check_output_target, write_result
 
     current = settings(data_dir, controllers_dir)
-    if offline:
-        current = replace(current, offline=True)
+    if offline is not None:
+        current = replace(current, offline=offline)
     plan = plan_run(
         config,
         start=start,

@@ -2,7 +2,8 @@
 
 ``HBBACKTEST_SETTINGS`` may name a YAML or JSON file holding any of ``data_dir``,
 ``controllers_dirs``, ``controller_timeout``, ``exchange_urls`` and ``offline``; each
-``HBBACKTEST_*`` variable that is set overrides the file's value.
+``HBBACKTEST_*`` variable that is set overrides the file's value. Relative paths in the file
+are relative to the file.
 """
 
 from __future__ import annotations
@@ -63,7 +64,15 @@ class Settings:
                 the message names the variable or file.
         """
         env = os.environ if environ is None else environ
-        file = _read_settings_file(env.get("HBBACKTEST_SETTINGS"))
+        settings_path = env.get("HBBACKTEST_SETTINGS")
+        file = _read_settings_file(settings_path)
+        # Relative paths in the file are relative to the file, not to where a command runs.
+        base = Path(settings_path).parent if settings_path else Path()
+        for key in ("data_dir",):
+            if isinstance(file.get(key), str):
+                file[key] = str(base / file[key])
+        if isinstance(file.get("controllers_dirs"), list):
+            file["controllers_dirs"] = [str(base / str(d)) for d in file["controllers_dirs"]]
 
         def pick(variable: str, key: str) -> Any:
             value = env.get(variable)

@@ -736,12 +736,15 @@ class CandleStore:
         return None
 
     def leftovers(self) -> list[Path]:
-        """Corrupt files set aside (``*.corrupt-*``) and temporaries of killed writers."""
+        """Corrupt files set aside (``*.corrupt-*``) and temporaries of killed writers.
+
+        A temporary whose writer (the pid in its name) is still running is not listed.
+        """
         root = self.data_dir / "candles"
         found: list[Path] = []
         with contextlib.suppress(OSError):
             found += sorted(root.glob("*/*.parquet.corrupt-*"))
-            found += sorted(root.glob("*/.*.tmp"))
+            found += [p for p in sorted(root.glob("*/.*.tmp")) if not _writer_alive(p)]
         return [path.absolute() for path in found]
 
     def intervals(self, connector: str, trading_pair: str) -> list[str]:
@@ -1070,6 +1073,20 @@ def _timestamp_bounds(meta: Any) -> tuple[int, int] | None:
     if not lows:
         return None
     return min(lows), max(highs)
+
+
+def _writer_alive(temporary: Path) -> bool:
+    """True when the process named in ``.<file>.<pid>.tmp`` still runs (not a leftover)."""
+    pid = temporary.name.rsplit(".", 2)[-2]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
 
 
 def _outside(ts: np.ndarray, covered: list[Range]) -> int:
