@@ -242,6 +242,8 @@ class CandleAccess:
         except DataMissingError:
             raise
         except DataError as exc:
+            if venue is None:
+                raise
             if not online:
                 raise DataError(
                     f"{exc}. Online, hbbacktest sets such a file aside and fetches its candles "
