@@ -63,6 +63,10 @@ class DataMissingError(DataError):
     """The candles needed for a run are not in the store."""
 
 
+class DatasetCorruptError(DataError):
+    """A cached candle file cannot be used (unreadable, invalid values); fetching rebuilds it."""
+
+
 class ExchangeError(DataError):
     """An exchange refused or could not answer a candle request (unknown pair, bad answer …).
 

@@ -26,6 +26,7 @@ from hbbacktest.core.errors import (
     ConfigError,
     DataError,
     DataMissingError,
+    DatasetCorruptError,
     ExchangeError,
     OutputError,
 )
@@ -239,9 +240,7 @@ class CandleAccess:
             raise DataMissingError(self._offline_message(connector, pair, interval, main_holes))
         try:
             candles = self._load(connector, pair, interval, first, end, venue)
-        except DataMissingError:
-            raise
-        except DataError as exc:
+        except DatasetCorruptError as exc:
             if venue is None:
                 raise
             if not online:
@@ -399,24 +398,35 @@ class CandleAccess:
             return []
         try:
             coverage = self.store.coverage(connector, pair, interval)
-        except DataError:
+        except DatasetCorruptError:
             if connector in VENUES and not self.offline:
                 return [(first, stop)]  # fill() sets the corrupt file aside and rebuilds it
             raise
-        if coverage is None:
-            # Resampling a finer dataset is as good as the interval itself, when it covers
-            # the whole window; otherwise fetch the interval asked for.
-            for finer in self.store.finer_intervals(connector, pair, interval):
-                try:
-                    fine = self.store.coverage(connector, pair, finer) or []
-                except DataError:
-                    continue
-                fine_step = interval_to_seconds(finer)
-                # The last coarse candle is built from fine ones up to its own close.
-                if not missing_ranges(first, stop + step - fine_step, fine, fine_step):
-                    return []
+        if coverage is not None:
+            return missing_ranges(first, stop, coverage, step)
+        # Resampled from a finer dataset: the last coarse candle needs fine ones up to its
+        # own close. Online, any hole fetches the interval itself for the whole window (the
+        # coarse dataset then serves it); offline, the finer dataset's holes are the holes.
+        best: list[Range] | None = None
+        for finer in self.store.finer_intervals(connector, pair, interval):
+            fine_step = interval_to_seconds(finer)
+            try:
+                fine = self.store.coverage(connector, pair, finer) or []
+            except DataError:
+                continue
+            last_fine = (stop // step) * step + step - fine_step
+            fine_holes = missing_ranges(first, last_fine, fine, fine_step)
+            coarse = merge_ranges(
+                [((a // step) * step, min(stop, (b // step) * step)) for a, b in fine_holes],
+                step,
+            )
+            if best is None or len(coarse) < len(best) or not coarse:
+                best = coarse
+            if not coarse:
+                break
+        if best is None or (best and not self.offline and connector in VENUES):
             return [(first, stop)]
-        return missing_ranges(first, stop, coverage, step)
+        return best
 
     def _load(
         self, connector: str, pair: str, interval: str, first: int, end: int, venue: Venue | None

@@ -38,7 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hbbacktest.core.errors import ConfigError, DataError, DataMissingError, OutputError
+from hbbacktest.core.errors import (
+    ConfigError,
+    DataError,
+    DataMissingError,
+    DatasetCorruptError,
+    OutputError,
+)
 from hbbacktest.core.time import interval_to_seconds
 from hbbacktest.data.candles import COLUMNS, Candles
 from hbbacktest.data.convert import (
@@ -356,17 +362,20 @@ class CandleStore:
             ConfigError: for an invalid interval, or a connector or pair that is empty, too
                 long or holds characters other than letters, digits, ``-``, ``_``, ``.``.
         """
-        canonical = canonical_interval(interval)
+        step = interval_to_seconds(interval)
+        canonical = interval_name(step)
         connector = _check_name(connector, "connector")
         pair = _check_name(trading_pair.upper(), "trading pair")
         folder = self.data_dir / "candles" / connector
         target = folder / f"{pair}_{canonical}.parquet"
-        if canonical != interval:
+        if not target.exists():
             # A series stored under another name of the interval (60s, 60m) before names
             # were made canonical is still found.
-            written = folder / f"{pair}_{_check_name(interval, 'interval')}.parquet"
-            if written.exists() and not target.exists():
-                return written
+            with contextlib.suppress(OSError):
+                for other in folder.glob(f"{pair}_*.parquet"):
+                    name = other.stem[len(pair) + 1 :]
+                    if name != canonical and _seconds_or_none(name) == step:
+                        return other
         return target
 
     # --- writing ---------------------------------------------------------------------------
@@ -723,7 +732,8 @@ class CandleStore:
         try:
             step = interval_to_seconds(entry.interval)
             candles, covered = _read_dataset(entry.file, step)
-            check_interval(candles.ts, entry.interval, step, source="the candles")
+            # Alignment only: a fetched illiquid market may have more gaps than candles.
+            check_interval(candles.ts, entry.interval, step, source="the candles", spacing=False)
         except _Corrupt as exc:
             return str(exc)
         except (DataError, ConfigError) as exc:
@@ -778,8 +788,14 @@ class CandleStore:
         fix = f"Replace the file with: {_fix_command(target.parent.name, pair, name)}"
         try:
             schema = pq.read_schema(target)
+        except OSError as exc:
+            if exc.errno is not None:
+                raise DataError(f"cannot read {target.absolute()}: {exc.strerror or exc}") from None
+            raise DatasetCorruptError(
+                f"{target.absolute()}: cannot read the stored candles: {exc}. {fix}"
+            ) from None
         except _arrow_errors() as exc:
-            raise DataError(
+            raise DatasetCorruptError(
                 f"{target.absolute()}: cannot read the stored candles: {exc}. {fix}"
             ) from None
         raw = (schema.metadata or {}).get(_COVERAGE_KEY)
@@ -789,7 +805,7 @@ class CandleStore:
             except ValueError:
                 ranges = None
             if ranges is None:
-                raise DataError(
+                raise DatasetCorruptError(
                     f"{target.absolute()}: its coverage record (hbbacktest.coverage metadata) "
                     f"is unreadable. {fix}"
                 )
@@ -854,8 +870,14 @@ class CandleStore:
         try:
             return _read_dataset(path, step)[0]
         except _Corrupt as exc:
+            cause = exc.__cause__
+            if isinstance(cause, OSError) and cause.errno is not None:
+                # Too many open files, permissions, an I/O error: not the file's fault.
+                raise DataError(
+                    f"cannot read {path.absolute()}: {cause.strerror or cause}"
+                ) from None
             pair, _, interval = path.stem.rpartition("_")
-            raise DataError(
+            raise DatasetCorruptError(
                 f"{path.absolute()}: cannot read the stored candles: {exc}. Replace the file "
                 f"with: {_fix_command(path.parent.name, pair, interval)}"
             ) from None
@@ -1073,6 +1095,13 @@ def _timestamp_bounds(meta: Any) -> tuple[int, int] | None:
     if not lows:
         return None
     return min(lows), max(highs)
+
+
+def _seconds_or_none(interval: str) -> int | None:
+    try:
+        return interval_to_seconds(interval)
+    except ConfigError:
+        return None
 
 
 def _writer_alive(temporary: Path) -> bool:

@@ -399,7 +399,7 @@ def test_run_offline_on_an_empty_cache_exits_3_with_the_fetch_command(
     assert_exit(result, 3)
     assert "offline: the cache lacks binance BTC-USDT 1m candles" in result.stderr
     assert (
-        f"hbbacktest data fetch --connector binance --pair BTC-USDT --interval 1m "
+        "hbbacktest data fetch --connector binance --pair BTC-USDT --interval 1m "
         "--start 2024-08-01T00:00:00Z --end 2024-08-01T09:59:00Z" in result.stderr
     )
     assert online.requests == []

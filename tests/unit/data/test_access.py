@@ -6,7 +6,11 @@ real ccxt through ExchangeClient with no rate limiter and no real sleeping.
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
+import os
+import pickle
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from hbbacktest.core.errors import (
 from hbbacktest.core.time import format_time
 from hbbacktest.data.access import CandleAccess, FetchProgress
 from hbbacktest.data.candles import Candles
+from hbbacktest.data.coverage import SETTLE_S
 from hbbacktest.data.sources.demo import DEMO_START
 from hbbacktest.data.sources.exchange import ExchangeClient, RetryPolicy
 from hbbacktest.data.sources.venues import Venue
@@ -616,3 +621,260 @@ def test_update_records_an_empty_answer_on_a_new_dataset(store: CandleStore) -> 
     assert len(store.load("binance", "BTC-USDT", "1m")) == 0
     with store.updating("binance", "BTC-USDT", "1m") as update:
         assert update.coverage == [(t(0), t(99))] and update.set_aside is None
+
+
+# --------------------------------------------------------------------------------------------
+# Review fixes: settled candles, reproducible results, corrupt values, pickling, refetch,
+# sparse markets, resampling
+# --------------------------------------------------------------------------------------------
+
+
+def fixed_now() -> float:
+    return NOW
+
+
+def no_sleep(_: float) -> None:
+    pass
+
+
+def replay_client(base_url: str, venue: Venue) -> ExchangeClient:
+    """A picklable client factory (with functools.partial): no lambdas, no closures."""
+    return ExchangeClient(
+        venue,
+        base_url=base_url,
+        rate_limit=False,
+        retry=RetryPolicy(base_delay_s=0.01),
+        sleep=no_sleep,
+        now=fixed_now,
+    )
+
+
+def test_the_two_newest_slots_are_not_recorded_and_are_fetched_later(
+    store: CandleStore, srv: ExchangeServer
+) -> None:
+    clock = [t(102) + SETTLE_S]  # t(101) is the newest settled candle
+
+    def build(venue: Venue) -> ExchangeClient:
+        return ExchangeClient(
+            venue, base_url=srv.base_url, rate_limit=False, sleep=no_sleep, now=lambda: clock[0]
+        )
+
+    access = CandleAccess(store, client_factory=build, now=lambda: clock[0])
+    srv.add_market("binance", "LATE-USDT", *rows(0, 96))  # nothing published after t(96) yet
+    window = access.candles("binance", "LATE-USDT", "1m", t(0), t(120))
+    assert_rows(window.candles, rows(0, 96))
+    # t(97) … t(99) are a confirmed gap; t(100) and t(101), the newest slots, are not recorded
+    assert store.coverage("binance", "LATE-USDT", "1m") == [(t(0), t(99))]
+
+    srv.add_market("binance", "LATE-USDT", *SOURCE)  # the exchange published them since
+    clock[0] = t(130) + SETTLE_S
+    srv.clear_requests()
+    later = access.candles("binance", "LATE-USDT", "1m", t(0), t(120))
+    assert later.fetch is not None and later.fetch.asked == ((t(100), t(120)),)
+    expected = rows(0, 120)
+    keep = (expected[0] < t(97)) | (expected[0] > t(99))
+    assert_rows(later.candles, tuple(column[keep] for column in expected))
+    assert store.coverage("binance", "LATE-USDT", "1m") == [(t(0), t(120))]
+
+
+def test_the_source_is_the_same_whether_the_run_fetched_or_not(
+    store: CandleStore, srv: ExchangeServer
+) -> None:
+    access = CandleAccess(
+        store,
+        exchange_urls={"binance": srv.base_url},
+        client_factory=factory(srv),
+        now=fixed_now,
+    )
+    fetched = access.candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    assert fetched.fetch is not None and fetched.fetch.requests > 0
+    cached = offline(store).candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    assert fetched.source == cached.source == f"candle store {store.data_dir.absolute()}"
+    assert srv.base_url not in fetched.source
+
+
+def spoil_values(store: CandleStore, first: int, last: int) -> Path:
+    """Rewrite the cached file with one high below its low, under a valid coverage record."""
+    target = store.path("binance", "BTC-USDT", "1m")
+    bad = [column.copy() for column in rows(first, last)]
+    bad[2][5] = bad[3][5] - 1.0  # high < low, still a positive price
+    write_parquet(target, tuple(bad), json.dumps([[t(first), t(last)]]).encode())
+    assert store.coverage("binance", "BTC-USDT", "1m") == [(t(first), t(last))]
+    return target
+
+
+def test_corrupt_values_under_a_valid_record_are_set_aside_and_rebuilt_online(
+    store: CandleStore, srv: ExchangeServer
+) -> None:
+    notes: list[str] = []
+    access = online(store, srv, notify=notes.append)
+    access.candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    target = spoil_values(store, 0, 99)
+    srv.clear_requests()
+    window = access.candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    assert_rows(window.candles, rows(0, 99))
+    assert window.warnings == ()  # the note is operational, not part of the result
+    (aside,) = target.parent.glob("BTC-USDT_1m.parquet.corrupt-*")
+    (note,) = notes
+    assert "corrupt" in note and str(aside) in note and "fetched again" in note
+    assert asked(srv) == [(t(0), t(99))]
+    assert_rows(store.load("binance", "BTC-USDT", "1m"), rows(0, 99))
+
+
+def test_corrupt_values_offline_name_the_fetch_command_with_iso_times(
+    store: CandleStore, srv: ExchangeServer
+) -> None:
+    online(store, srv).candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    target = spoil_values(store, 0, 99)
+    before = target.read_bytes()
+    with pytest.raises(DataError) as caught:
+        offline(store).candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    message = str(caught.value)
+    assert not isinstance(caught.value, DataMissingError)
+    assert str(target.absolute()) in message
+    assert (
+        "hbbacktest data fetch --connector binance --pair BTC-USDT --interval 1m "
+        "--start 2024-01-01T00:00:00Z --end 2024-01-01T01:39:00Z"
+    ) in message
+    assert target.read_bytes() == before and store.leftovers() == []
+
+
+def too_many_open_files(*args: object, **kwargs: object) -> None:
+    raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+
+@pytest.mark.parametrize("is_offline", [False, True])
+def test_an_os_error_reading_the_cache_is_a_data_error_and_the_file_stays(
+    store: CandleStore, srv: ExchangeServer, monkeypatch: pytest.MonkeyPatch, is_offline: bool
+) -> None:
+    online(store, srv).candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    target = store.path("binance", "BTC-USDT", "1m")
+    before = target.read_bytes()
+    srv.clear_requests()
+    monkeypatch.setattr(pq, "ParquetFile", too_many_open_files)
+    access = offline(store) if is_offline else online(store, srv)
+    with pytest.raises(DataError, match="Too many open files"):
+        access.candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    assert target.read_bytes() == before and store.leftovers() == []  # not moved aside
+    assert srv.kline_requests() == []
+    monkeypatch.undo()
+    assert_rows(
+        offline(store).candles("binance", "BTC-USDT", "1m", t(0), t(99)).candles, rows(0, 99)
+    )
+
+
+def test_an_os_error_offline_does_not_call_the_file_corrupt(
+    store: CandleStore, srv: ExchangeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    online(store, srv).candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    monkeypatch.setattr(pq, "ParquetFile", too_many_open_files)
+    with pytest.raises(DataError) as caught:
+        offline(store).candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    message = str(caught.value)
+    assert "--replace" not in message and "sets such a file aside" not in message
+
+
+def test_an_access_pickles_without_its_clients_and_still_fetches(
+    store: CandleStore, srv: ExchangeServer
+) -> None:
+    access = CandleAccess(
+        store, client_factory=functools.partial(replay_client, srv.base_url), now=fixed_now
+    )
+    access.candles("binance", "BTC-USDT", "1m", t(0), t(99))
+    assert access._clients  # a live ccxt client (sessions, locks): not picklable itself
+    copy = pickle.loads(pickle.dumps(access))
+    assert copy._clients == {} and access._clients
+    assert copy.store.data_dir == store.data_dir
+    srv.clear_requests()
+    window = copy.candles("binance", "BTC-USDT", "1m", t(0), t(199))
+    assert window.fetch is not None and window.fetch.asked == ((t(100), t(199)),)
+    assert_rows(window.candles, rows(0, 199))
+    assert [r.kind for r in srv.requests] == ["markets", "kline"]  # its own new client
+    # A forked child (another pid) builds its own client too.
+    old = access._clients["binance"]
+    access._pid = -1
+    access.candles("binance", "BTC-USDT", "1m", t(0), t(299))
+    assert access._clients["binance"] is not old
+
+
+def test_fill_refetch_asks_the_whole_window_again_and_replaces_changed_candles(
+    store: CandleStore, srv: ExchangeServer
+) -> None:
+    srv.add_market("binance", "EDIT-USDT", *SOURCE)
+    access = online(store, srv)
+    access.candles("binance", "EDIT-USDT", "1m", t(0), t(199))
+    corrected = [column.copy() for column in SOURCE]
+    for column in corrected[1:5]:
+        column[50:60] *= 1.01  # the exchange corrected ten candles
+    srv.add_market("binance", "EDIT-USDT", *corrected)
+    srv.clear_requests()
+    assert access.fill("binance", "EDIT-USDT", "1m", t(0), t(199)).requests == 0
+    assert_rows(store.load("binance", "EDIT-USDT", "1m"), rows(0, 199))
+    report = access.fill("binance", "EDIT-USDT", "1m", t(0), t(199), refetch=True)
+    assert report.asked == ((t(0), t(199)),) and report.rows == 200
+    assert asked(srv) == [(t(0), t(199))]
+    assert_rows(store.load("binance", "EDIT-USDT", "1m"), rows(0, 199, tuple(corrected)))
+    assert store.coverage("binance", "EDIT-USDT", "1m") == [(t(0), t(199))]
+
+
+def test_a_sparse_market_is_fetched_and_cached_then_read_without_requests(
+    store: CandleStore, srv: ExchangeServer
+) -> None:
+    thin = tuple(column[:1000:2] for column in SOURCE)  # every other minute without trades
+    srv.add_market("binance", "THIN-USDT", *thin)
+    access = online(store, srv)
+    window = access.candles("binance", "THIN-USDT", "1m", t(0), t(998))
+    assert_rows(window.candles, thin)
+    assert_rows(store.load("binance", "THIN-USDT", "1m"), thin)
+    assert store.coverage("binance", "THIN-USDT", "1m") == [(t(0), t(998))]
+    (note,) = window.warnings
+    assert "499 gap(s) in the window, 499 candle(s) missing" in note
+    srv.clear_requests()
+    again = access.candles("binance", "THIN-USDT", "1m", t(0), t(998))
+    assert srv.requests == [] and again.fetch is None
+    assert_rows(again.candles, thin)
+
+
+def test_resampling_needs_the_finer_candles_up_to_the_last_buckets_close(
+    store: CandleStore,
+) -> None:
+    store.write("binance", "BTC-USDT", "1m", candles(0, 600).to_frame())  # 00:00 … 10:00
+    with pytest.raises(DataMissingError) as caught:
+        offline(store).candles("binance", "BTC-USDT", "1h", t(0), t(600))
+    message = str(caught.value)
+    # only the last hour lacks its fine candles, and only it is named
+    assert "offline: the cache lacks binance BTC-USDT 1h candles" in message
+    assert when(t(600), t(600)) in message and "--interval 1h" in message
+
+    store.write("binance", "BTC-USDT", "1m", candles(601, 659).to_frame())  # … 10:59
+    window = offline(store).candles("binance", "BTC-USDT", "1h", t(0), t(600))
+    hours = window.candles
+    assert hours.interval_s == 3600 and len(hours) == 11
+    assert hours.ts.tolist() == [t(60 * h) for h in range(11)]
+    last = rows(600, 659)
+    assert (hours.open[-1], hours.close[-1]) == (last[1][0], last[4][-1])
+    assert (hours.high[-1], hours.low[-1]) == (last[2].max(), last[3].min())
+    assert hours.volume[-1] == pytest.approx(last[5].sum())
+    assert window.warnings == ()
+
+
+def test_resampling_a_window_ending_off_the_coarse_grid(store: CandleStore) -> None:
+    store.write("binance", "BTC-USDT", "1m", candles(0, 599).to_frame())  # 00:00 … 09:59
+    window = offline(store).candles("binance", "BTC-USDT", "3m", t(0), t(599))
+    assert len(window.candles) == 200 and window.candles.ts[-1] == t(597)
+
+
+def test_resampling_with_the_warm_up_missing_offline_is_a_warning(store: CandleStore) -> None:
+    store.write("binance", "BTC-USDT", "1m", candles(60, 599).to_frame())  # 01:00 … 09:59
+    window = offline(store).candles("binance", "BTC-USDT", "3m", t(60), t(597), warmup_bars=30)
+    assert window.candles.ts[0] == t(60) and window.candles.ts[-1] == t(597)
+    (note,) = window.warnings
+    assert "later than asked" in note
+
+
+def test_a_dataset_under_an_old_interval_name_is_found_by_a_run(store: CandleStore) -> None:
+    old = store.data_dir / "candles" / "binance" / "BTC-USDT_60s.parquet"
+    write_parquet(old, rows(0, 99), json.dumps([[t(0), t(99)]]).encode())
+    assert store.path("binance", "BTC-USDT", "60s") == old  # the store alone finds it
+    window = offline(store).candles("binance", "BTC-USDT", "60s", t(0), t(99))
+    assert_rows(window.candles, rows(0, 99))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import multiprocessing
 import os
@@ -21,7 +22,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from hbbacktest.core.errors import ConfigError, DataError, DataMissingError, OutputError
-from hbbacktest.data.store import NAME_MAX, CandleStore, Gap, ImportReport, StoredSeries
+from hbbacktest.data.candles import Candles
+from hbbacktest.data.store import (
+    NAME_MAX,
+    CandleStore,
+    Gap,
+    ImportReport,
+    StoredSeries,
+    canonical_interval,
+)
 
 T0 = 1_704_067_200  # 2024-01-01 00:00 UTC, a multiple of 5m
 
@@ -841,3 +850,69 @@ def test_futures_candles_for_a_spot_connector_are_noted(store: CandleStore, tmp_
     )
     report = store.import_file(file, "binance_perpetual", "BTC-USDT", "1m")
     assert report.notes == ()
+
+
+# --- review fixes: old interval names, read errors that are no corruption, sparse updates -------
+
+
+def test_a_dataset_under_an_old_interval_name_is_found(store: CandleStore) -> None:
+    frame = minute_frame(10)
+    old = store.data_dir / "candles" / "binance" / "BTC-USDT_60s.parquet"
+    old.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), old)
+    assert canonical_interval("60s") == "1m" and canonical_interval("60m") == "1h"
+    assert store.path("binance", "BTC-USDT", "60s") == old
+    loaded = store.load("binance", "BTC-USDT", "60s")
+    assert loaded.ts.tolist() == frame["timestamp"].tolist()
+    assert loaded.close.tolist() == frame["close"].tolist()
+    assert store.coverage("binance", "BTC-USDT", "60s") == [(T0, T0 + 540)]
+    # any spelling finds it, and writes go into it: one dataset per interval, never two
+    assert store.path("binance", "BTC-USDT", "1m") == old
+    store.write("binance", "BTC-USDT", "1m", minute_frame(3, start=T0 + 6000))
+    assert not (store.data_dir / "candles" / "binance" / "BTC-USDT_1m.parquet").exists()
+    assert len(store.load("binance", "BTC-USDT", "1m")) == 13
+
+
+def test_an_os_error_opening_a_dataset_for_update_leaves_it_in_place(
+    store: CandleStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.write("binance", "BTC-USDT", "1m", minute_frame(10))
+    target = store.path("binance", "BTC-USDT", "1m")
+    before = target.read_bytes()
+
+    def too_many_open_files(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    monkeypatch.setattr(pq, "ParquetFile", too_many_open_files)
+    with pytest.raises(DataError, match=r"cannot read .*BTC-USDT_1m\.parquet: Too many open"):
+        with store.updating("binance", "BTC-USDT", "1m"):
+            pytest.fail("the update must not start")
+    monkeypatch.undo()
+    assert target.read_bytes() == before and store.leftovers() == []
+    # real corruption is still set aside
+    target.write_bytes(b"not parquet")
+    with store.updating("binance", "BTC-USDT", "1m") as update:
+        assert update.set_aside is not None and update.coverage == []
+    assert store.leftovers() == [update.set_aside.absolute()]
+
+
+def test_an_update_of_a_sparse_market_commits_without_a_spacing_error(store: CandleStore) -> None:
+    frame = minute_frame(40).iloc[::2].reset_index(drop=True)  # a candle every other minute
+    sparse = Candles.from_frame(frame, 60)
+    with store.updating("binance", "THIN-USDT", "1m") as update:
+        update.add(sparse, (T0, T0 + 39 * 60))
+        update.commit()
+    loaded = store.load("binance", "THIN-USDT", "1m")
+    assert loaded.ts.tolist() == frame["timestamp"].tolist()
+    assert store.coverage("binance", "THIN-USDT", "1m") == [(T0, T0 + 39 * 60)]
+    (entry,) = store.series()
+    assert entry.problem is None
+
+
+def test_verify_accepts_a_fetched_sparse_market(store: CandleStore) -> None:
+    frame = minute_frame(40).iloc[::2].reset_index(drop=True)
+    with store.updating("binance", "THIN-USDT", "1m") as update:
+        update.add(Candles.from_frame(frame, 60), (T0, T0 + 39 * 60))
+        update.commit()
+    (entry,) = store.series()
+    assert store.verify(entry) is None

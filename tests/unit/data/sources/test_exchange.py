@@ -7,6 +7,7 @@ that runs out says what kept failing and where.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from itertools import pairwise
 from typing import Any
@@ -14,10 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hbbacktest.core.errors import ConfigError, ExchangeTemporaryError
+from hbbacktest.core.errors import ConfigError, ExchangeError, ExchangeTemporaryError
 from hbbacktest.core.time import format_time
 from hbbacktest.data.candles import Candles
-from hbbacktest.data.coverage import merge_ranges
+from hbbacktest.data.coverage import SETTLE_S, merge_ranges
 from hbbacktest.data.sources.exchange import (
     ExchangeClient,
     Page,
@@ -26,7 +27,13 @@ from hbbacktest.data.sources.exchange import (
     last_complete_open,
     override_urls,
 )
-from hbbacktest.data.sources.venues import VENUES, check_exchange_urls, has_venue, venue
+from hbbacktest.data.sources.venues import (
+    VENUES,
+    Venue,
+    check_exchange_urls,
+    has_venue,
+    venue,
+)
 from tests.kit.exchange_server import (
     ExchangeServer,
     Fault,
@@ -572,3 +579,253 @@ def test_real_candles_come_back_row_for_row_across_the_halt() -> None:
             empty = [(p.start, p.end) for p in pages if not len(p.candles)]
             assert empty == [(int(source[0][999]) + STEP, int(source[0][1000]) - STEP)]
         assert real.errors == []
+
+
+# --------------------------------------------------------------------------------------------
+# Review fixes: settled candles, out-of-window answers, short pages, refusals, wait budget
+# --------------------------------------------------------------------------------------------
+
+
+class StubOhlcv:
+    """Stands in for ccxt's ``fetch_ohlcv``: the source's candles, a few per call.
+
+    Answers at most ``per_call`` (else ``limit``) candles at or after ``since`` and, unless
+    ``ignore_until``, at or before ``params['until']``: the oldest of them, or the newest
+    with ``newest`` (as an exchange paging backwards does).
+    """
+
+    def __init__(
+        self,
+        source: Columns,
+        *,
+        per_call: int | None = None,
+        newest: bool = False,
+        ignore_until: bool = False,
+    ) -> None:
+        self.rows = np.column_stack([column.astype(np.float64) for column in source])
+        self.per_call = per_call
+        self.newest = newest
+        self.ignore_until = ignore_until
+        self.calls: list[tuple[int, int | None]] = []
+
+    def __call__(
+        self,
+        symbol: str,
+        timeframe: str,
+        since: int,
+        limit: int,
+        params: dict[str, Any] | None = None,
+    ) -> list[list[float]]:
+        until = (params or {}).get("until")
+        self.calls.append((since // 1000, None if until is None else until // 1000))
+        ts = self.rows[:, 0] * 1000
+        keep = ts >= since
+        if until is not None and not self.ignore_until:
+            keep &= ts <= until
+        picked = self.rows[keep]
+        count = min(limit, self.per_call or limit)
+        picked = picked[-count:] if self.newest else picked[:count]
+        return [[int(row[0]) * 1000, *(float(x) for x in row[1:])] for row in picked]
+
+
+def client_of(
+    srv: ExchangeServer,
+    found: Venue,
+    slept: list[float] | None = None,
+    *,
+    retry: RetryPolicy | None = None,
+    now: float = NOW,
+    stub: StubOhlcv | None = None,
+    base_url: str | None = None,
+) -> ExchangeClient:
+    """A client for any venue row; with ``stub``, candles come from it (markets from srv)."""
+    client = ExchangeClient(
+        found,
+        base_url=base_url or srv.base_url,
+        rate_limit=False,
+        retry=retry or RetryPolicy(base_delay_s=0.01),
+        sleep=(slept if slept is not None else []).append,
+        now=lambda: now,
+    )
+    if stub is not None:
+        client._exchange.fetch_ohlcv = stub
+    return client
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_candle_is_fetched_only_once_settled(srv: ExchangeServer, key: str) -> None:
+    candle = int(TS[100])
+    closed = candle + STEP
+    assert SETTLE_S == 30
+    early = list(make(srv, key, now=closed + 10).fetch("BTC-USDT", "1m", int(TS[0]), candle))
+    assert_tiles(early, int(TS[0]), int(TS[99]))  # closed 10 s ago: not final yet
+    assert_rows(union(early), between(SOURCE, int(TS[0]), int(TS[99])))
+    late = list(make(srv, key, now=closed + 40).fetch("BTC-USDT", "1m", int(TS[0]), candle))
+    assert_tiles(late, int(TS[0]), candle)
+    assert_rows(union(late), between(SOURCE, int(TS[0]), candle))
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_two_newest_slots_are_never_recorded_as_a_gap(srv: ExchangeServer, key: str) -> None:
+    # The clock makes TS[101] the newest settled candle; the exchange has published nothing
+    # since TS[96] yet (TS[97] … TS[101] missing).
+    now = int(TS[102]) + SETTLE_S  # TS[101] closed SETTLE_S ago
+    srv.add_market(key, "RECENT-USDT", *between(SOURCE, int(TS[0]), int(TS[96])))
+    pages = list(make(srv, key, now=now).fetch("RECENT-USDT", "1m", int(TS[0]), int(TS[150])))
+    assert_tiles(pages, int(TS[0]), int(TS[99]))  # not to TS[101]
+    empty = [(p.start, p.end) for p in pages if not len(p.candles)]
+    assert empty == [(int(TS[97]), int(TS[99]))]  # older slots are a confirmed gap
+    assert_rows(union(pages), between(SOURCE, int(TS[0]), int(TS[96])))
+    # The exchange publishes late; asked again later, the two newest slots come back.
+    srv.add_market(key, "RECENT-USDT", *SOURCE)
+    later = make(srv, key, now=now + 600).fetch("RECENT-USDT", "1m", int(TS[100]), int(TS[101]))
+    assert_rows(union(list(later)), between(SOURCE, int(TS[100]), int(TS[101])))
+
+
+def test_a_venue_not_paging_forwards_answering_after_the_window_is_refused(
+    srv: ExchangeServer,
+) -> None:
+    """Bybit pages backwards: candles after the window are a wrong answer, not "no data"."""
+    listed = int(TS[HISTORY_ROW])
+    stub = StubOhlcv(between(SOURCE, listed, int(TS[-1])), ignore_until=True)
+    slept: list[float] = []
+    client = client_of(srv, venue("bybit"), slept, stub=stub)
+    assert not venue("bybit").forward_paging
+    pages: list[Page] = []
+    with pytest.raises(ExchangeError, match="outside that window") as caught:
+        pages.extend(client.fetch("BTC-USDT", "1m", int(TS[0]), int(TS[-1])))
+    assert type(caught.value) is ExchangeError  # not a temporary error: retrying cannot help
+    assert "bybit BTC-USDT 1m" in str(caught.value)
+    assert pages == []  # no gap recorded before the listing
+    assert len(stub.calls) == RetryPolicy().attempts  # retried, then refused
+    assert len(slept) == RetryPolicy().attempts - 1
+
+
+def test_a_forward_paging_venue_with_data_starting_later_records_the_gap_and_continues(
+    srv: ExchangeServer,
+) -> None:
+    listed = int(TS[HISTORY_ROW])
+    stub = StubOhlcv(between(SOURCE, listed, int(TS[-1])), ignore_until=True)
+    slept: list[float] = []
+    client = client_of(srv, venue("binance"), slept, stub=stub)
+    pages = list(client.fetch("BTC-USDT", "1m", int(TS[0]), int(TS[1500])))
+    assert_tiles(pages, int(TS[0]), int(TS[1500]))
+    assert [(p.start, p.end, len(p.candles)) for p in pages] == [
+        (int(TS[0]), listed - STEP, 0),
+        (listed, int(TS[1500]), 301),
+    ]
+    assert_rows(union(pages), between(SOURCE, listed, int(TS[1500])))
+    assert slept == [] and len(stub.calls) == 3
+
+
+def test_a_page_limit_above_what_the_exchange_answers_still_gives_every_row(
+    srv: ExchangeServer,
+) -> None:
+    wide = dataclasses.replace(venue("binance"), page_limit=1500)  # ccxt asks for 1000 at most
+    first, last = int(LONG_SOURCE[0][0]), int(LONG_SOURCE[0][-1])
+    pages = list(client_of(srv, wide).fetch("LONG-USDT", "1m", first, last))
+    assert_tiles(pages, first, last)
+    assert_rows(union(pages), LONG_SOURCE)
+    kline = srv.kline_requests("binance")
+    assert {r.params["limit"] for r in kline} == {"1000"}
+    assert len(kline) == LONG // 1000  # each short answer continues after its last candle
+
+
+@pytest.mark.parametrize("key", ["binance", "bybit"])
+@pytest.mark.parametrize("per_call", [1, 2])
+def test_an_exchange_answering_a_few_rows_per_request_still_gives_every_row(
+    srv: ExchangeServer, key: str, per_call: int
+) -> None:
+    first, last = int(TS[0]), int(TS[59])
+    stub = StubOhlcv(SOURCE, per_call=per_call, newest=key == "bybit")
+    pages = list(client_of(srv, venue(key), stub=stub).fetch("BTC-USDT", "1m", first, last))
+    assert_tiles(pages, first, last)
+    assert_rows(union(pages), between(SOURCE, first, last))
+    assert len(stub.calls) == 60 // per_call
+    assert all(len(p.candles) == per_call for p in pages)
+
+
+@pytest.mark.parametrize("key", ["binance", "bybit"])
+def test_an_exchange_answering_one_row_per_request_hits_the_request_cap(
+    srv: ExchangeServer, key: str
+) -> None:
+    stub = StubOhlcv(SOURCE, per_call=1, newest=key == "bybit")
+    client = client_of(srv, venue(key), stub=stub)
+    with pytest.raises(ExchangeError, match="page size is smaller than its table entry") as caught:
+        list(client.fetch("BTC-USDT", "1m", int(TS[0]), int(TS[-1])))
+    assert f"{key} (at {srv.base_url}) answered BTC-USDT 1m candles" in str(caught.value)
+    assert 100 < len(stub.calls) < 300  # capped long before 3000 one-row requests
+
+
+def test_a_wrong_base_url_path_is_an_http_404_at_once(srv: ExchangeServer) -> None:
+    slept: list[float] = []
+    client = client_of(srv, venue("binance"), slept, base_url=srv.base_url + "/wrong/prefix")
+    with pytest.raises(ExchangeError) as caught:
+        list(client.fetch("BTC-USDT", "1m", int(TS[0]), int(TS[9])))
+    message = str(caught.value)
+    assert type(caught.value) is ExchangeError
+    assert "HTTP 404" in message and "HBBACKTEST_EXCHANGE_URLS" in message
+    assert "/wrong/prefix/api/v3/exchangeInfo" in message
+    assert slept == [] and client.requests == 1
+    assert [r.path for r in srv.requests] == ["/wrong/prefix/api/v3/exchangeInfo"]
+
+
+@pytest.mark.parametrize(
+    "key, status",
+    [("binance", 403), ("binance", 451), ("binance_perpetual", 451), ("bybit", 451)],
+)
+def test_a_location_refusal_names_proxy_and_import_without_retrying(
+    srv: ExchangeServer, key: str, status: int
+) -> None:
+    slept: list[float] = []
+    srv.inject(server_error(status), venue=key, times=10)
+    with pytest.raises(ExchangeError) as caught:
+        list(make(srv, key, slept).fetch("BTC-USDT", "1m", int(TS[0]), int(TS[9])))
+    message = str(caught.value)
+    assert type(caught.value) is ExchangeError
+    assert f"HTTP {status}" in message
+    assert "proxy with HBBACKTEST_EXCHANGE_URLS" in message
+    assert "hbbacktest data import" in message
+    assert slept == [] and len(srv.kline_requests(key)) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503, 408])
+def test_server_errors_and_request_timeouts_are_still_retried(
+    srv: ExchangeServer, status: int
+) -> None:
+    slept: list[float] = []
+    client = make(srv, "binance", slept, retry=RetryPolicy(attempts=3, base_delay_s=0.01))
+    srv.inject(server_error(status), venue="binance", times=10)
+    with pytest.raises(ExchangeTemporaryError, match="failed 3 times"):
+        list(client.fetch("BTC-USDT", "1m", int(TS[0]), int(TS[9])))
+    assert slept == [0.01, 0.02] and len(srv.kline_requests("binance")) == 3
+
+
+@pytest.mark.parametrize("interval", ["1w", "3d"])
+def test_intervals_longer_than_a_day_are_refused_before_any_request(
+    srv: ExchangeServer, interval: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"fetching {interval} candles is not supported"):
+        list(make(srv, "binance").fetch("BTC-USDT", interval, int(TS[0]), int(TS[-1])))
+    assert srv.requests == []
+
+
+def test_one_wait_budget_over_every_range_of_a_fetch_and_fetch_resets_it(
+    srv: ExchangeServer,
+) -> None:
+    slept: list[float] = []
+    client = make(srv, "binance", slept, retry=RetryPolicy(base_delay_s=0.01, max_total_wait_s=5))
+    ranges = [(int(TS[0]), int(TS[99])), (int(TS[500]), int(TS[599]))]
+    srv.inject(rate_limit(3), venue="binance")
+    pages = client.fetch_ranges("BTC-USDT", "1m", ranges)
+    first = next(pages)
+    assert (first.start, first.end) == ranges[0]
+    srv.inject(rate_limit(3), venue="binance")  # the first request of the second range
+    with pytest.raises(ExchangeTemporaryError, match="would pass the 5 s retry budget"):
+        list(pages)
+    assert slept == [3.0]
+    # A new fetch starts with the whole budget again.
+    srv.inject(rate_limit(3), venue="binance")
+    again = list(client.fetch("BTC-USDT", "1m", *ranges[1]))
+    assert_rows(union(again), between(SOURCE, *ranges[1]))
+    assert slept == [3.0, 3.0]
