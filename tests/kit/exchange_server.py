@@ -864,6 +864,12 @@ class ExchangeServer:
         with self._lock:
             self._log.clear()
 
+    def reset(self) -> ExchangeServer:
+        """Drop queued faults and the request log (a module-scoped server between tests)."""
+        self.clear_faults()
+        self.clear_requests()
+        return self
+
     @property
     def errors(self) -> list[BaseException]:
         """Exceptions raised inside the server (bugs of this kit; a client hanging up is none)."""

@@ -635,13 +635,7 @@ class CandleStore:
                 try:
                     candles, covered = _read_dataset(target, step)
                 except _Corrupt as exc:
-                    cause = exc.__cause__
-                    if isinstance(cause, OSError) and cause.errno is not None:
-                        # Too many open files, permissions, an I/O error: the file may be
-                        # fine, so it is not moved away.
-                        raise DataError(
-                            f"cannot read {target.absolute()}: {cause.strerror or cause}"
-                        ) from None
+                    _raise_if_io_error(exc, target)  # the file may be fine: not moved away
                     problem = str(exc)
                     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
                     aside = target.with_name(f"{target.name}.corrupt-{stamp}")
@@ -789,8 +783,7 @@ class CandleStore:
         try:
             schema = pq.read_schema(target)
         except OSError as exc:
-            if exc.errno is not None:
-                raise DataError(f"cannot read {target.absolute()}: {exc.strerror or exc}") from None
+            _raise_if_io_error(exc, target)
             raise DatasetCorruptError(
                 f"{target.absolute()}: cannot read the stored candles: {exc}. {fix}"
             ) from None
@@ -870,12 +863,7 @@ class CandleStore:
         try:
             return _read_dataset(path, step)[0]
         except _Corrupt as exc:
-            cause = exc.__cause__
-            if isinstance(cause, OSError) and cause.errno is not None:
-                # Too many open files, permissions, an I/O error: not the file's fault.
-                raise DataError(
-                    f"cannot read {path.absolute()}: {cause.strerror or cause}"
-                ) from None
+            _raise_if_io_error(exc, path)
             pair, _, interval = path.stem.rpartition("_")
             raise DatasetCorruptError(
                 f"{path.absolute()}: cannot read the stored candles: {exc}. Replace the file "
@@ -1095,6 +1083,17 @@ def _timestamp_bounds(meta: Any) -> tuple[int, int] | None:
     if not lows:
         return None
     return min(lows), max(highs)
+
+
+def _raise_if_io_error(exc: BaseException, path: Path) -> None:
+    """Raise a plain DataError when reading failed for the system's reasons, not the file's.
+
+    Too many open files, permissions, an I/O error (an ``OSError`` with an errno, itself or
+    as the cause) say nothing about the file: it must not be called corrupt or moved away.
+    """
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if isinstance(cause, OSError) and cause.errno is not None:
+        raise DataError(f"cannot read {path.absolute()}: {cause.strerror or cause}") from None
 
 
 def _seconds_or_none(interval: str) -> int | None:

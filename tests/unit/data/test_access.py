@@ -109,9 +109,7 @@ def server() -> Iterator[ExchangeServer]:
 
 @pytest.fixture
 def srv(server: ExchangeServer) -> ExchangeServer:
-    server.clear_faults()
-    server.clear_requests()
-    return server
+    return server.reset()
 
 
 def factory(srv: ExchangeServer, *, attempts: int = 8) -> Callable[[Venue], ExchangeClient]:

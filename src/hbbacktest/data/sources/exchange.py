@@ -328,7 +328,10 @@ class ExchangeClient:
                 return None  # the exchange's data starts later; _confirm_empty finds where
             # Rows only outside the window: a repeated page, or an ignored start or end time.
             self._backoff(attempt, where, "answered with candles outside the window asked")
-        raise ExchangeError(
+        raise self._ignores_window(where)
+
+    def _ignores_window(self, where: str) -> ExchangeError:
+        return ExchangeError(
             f"{self.name} keeps answering {where} with candles outside that window "
             f"({self.retry.attempts} tries); the exchange ignores the requested times"
         )
@@ -368,10 +371,7 @@ class ExchangeClient:
                 return int(later[0, 0])
             # Only rows outside the window: a repeated page, not an answer about it.
             self._backoff(attempt, where, "answered with candles outside the window asked")
-        raise ExchangeError(
-            f"{self.name} keeps answering {where} with candles outside that window "
-            f"({self.retry.attempts} tries); the exchange ignores the requested times"
-        )
+        raise self._ignores_window(where)
 
     def _ask(
         self,

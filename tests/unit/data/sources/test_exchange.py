@@ -129,9 +129,7 @@ def server() -> Iterator[ExchangeServer]:
 @pytest.fixture
 def srv(server: ExchangeServer) -> ExchangeServer:
     """The module's server with no queued fault and an empty log."""
-    server.clear_faults()
-    server.clear_requests()
-    return server
+    return server.reset()
 
 
 def make(
