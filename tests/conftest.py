@@ -47,6 +47,7 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("HBBACKTEST_OFFLINE", "1")
     monkeypatch.delenv("HBBACKTEST_EXCHANGE_URLS", raising=False)
     monkeypatch.delenv("HBBACKTEST_SETTINGS", raising=False)
+    monkeypatch.delenv("HBBACKTEST_DATABASE_URL", raising=False)
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
     yield

@@ -1,9 +1,9 @@
 """Process settings read from a settings file and the environment, built once and passed in.
 
 ``HBBACKTEST_SETTINGS`` may name a YAML or JSON file holding any of ``data_dir``,
-``controllers_dirs``, ``controller_timeout``, ``exchange_urls`` and ``offline``; each
-``HBBACKTEST_*`` variable that is set overrides the file's value. Relative paths in the file
-are relative to the file.
+``controllers_dirs``, ``controller_timeout``, ``exchange_urls``, ``offline`` and
+``database_url``; each ``HBBACKTEST_*`` variable that is set overrides the file's value.
+Relative paths in the file are relative to the file.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ from hbbacktest.core.deadline import DEFAULT_CONTROLLER_TIMEOUT_S
 from hbbacktest.core.errors import ConfigError, did_you_mean
 
 _URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
-_FILE_KEYS = ("data_dir", "controllers_dirs", "controller_timeout", "exchange_urls", "offline")
+_FILE_KEYS = (
+    "data_dir",
+    "controllers_dirs",
+    "controller_timeout",
+    "exchange_urls",
+    "offline",
+    "database_url",
+)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -43,6 +50,9 @@ class Settings:
             ``{"binance": "http://127.0.0.1:8080"}``.
         offline: never touch the network; candles missing from the cache are an error naming
             the command that fetches them. ``HBBACKTEST_OFFLINE=1``; default off.
+        database_url: the results database (sweeps, API tasks), a SQLAlchemy URL such as
+            ``postgresql+psycopg://user:pass@host/db``; ``HBBACKTEST_DATABASE_URL``; default
+            None: a SQLite file ``hbbacktest.db`` in ``data_dir``.
     """
 
     data_dir: Path = Path("data")
@@ -50,6 +60,7 @@ class Settings:
     controller_timeout_s: float | None = DEFAULT_CONTROLLER_TIMEOUT_S
     exchange_urls: Mapping[str, str] = field(default_factory=dict, hash=False)
     offline: bool = False
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +107,7 @@ class Settings:
             controller_timeout_s=_timeout_s(None if timeout is None else str(timeout)),
             exchange_urls=urls,
             offline=_flag(pick("HBBACKTEST_OFFLINE", "offline"), "HBBACKTEST_OFFLINE"),
+            database_url=str(pick("HBBACKTEST_DATABASE_URL", "database_url") or "") or None,
         )
 
 

@@ -59,6 +59,23 @@ class CandleClient(Protocol):
         ...
 
 
+class CandleSource(Protocol):
+    """Anything that answers :meth:`CandleAccess.candles` (the cache, or preloaded memory)."""
+
+    def candles(
+        self,
+        connector: str,
+        trading_pair: str,
+        interval: str,
+        start: int,
+        end: int,
+        *,
+        warmup_bars: int = 0,
+    ) -> CandleWindow:
+        """Validated candles of a window; see :meth:`CandleAccess.candles`."""
+        ...
+
+
 #: Commit a fetch to disk after this many new candles (and at its end): bounds what a kill
 #: loses without rewriting the file for every page.
 COMMIT_ROWS = 100_000
@@ -578,6 +595,7 @@ def _get_command(
 __all__ = [
     "COMMIT_ROWS",
     "CandleAccess",
+    "CandleSource",
     "CandleWindow",
     "FetchProgress",
     "FetchReport",

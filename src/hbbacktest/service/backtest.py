@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from hbbacktest.controllers.registry import ControllerRegistry
 from hbbacktest.core.enums import FillModel
 from hbbacktest.core.errors import ConfigError, DataMissingError
 from hbbacktest.core.time import format_time
-from hbbacktest.data.access import CandleAccess, FetchProgress
+from hbbacktest.data.access import CandleAccess, CandleSource, FetchProgress
 from hbbacktest.data.candles import Candles
 from hbbacktest.data.sources.demo import DEMO_CONNECTOR, DEMO_END, DEMO_START
 from hbbacktest.data.sources.venues import check_exchange_urls, has_venue
@@ -81,7 +82,7 @@ def run_backtest(
     settings: Settings | None = None,
     store: CandleStore | None = None,
     registry: ControllerRegistry | None = None,
-    access: CandleAccess | None = None,
+    access: CandleSource | None = None,
     offline: bool | None = None,
 ) -> BacktestResult:
     """Run one backtest and return its result.
@@ -145,7 +146,7 @@ def run_backtest(
     feeds: dict[tuple[str, str, str], Candles] = {}
     for feed in controller.candles_configs():
         key = candles_feed(feed)
-        connector, pair = priced if (key[0], key[1]) == traded else (key[0], key[1])
+        connector, pair = _feed_market(key, traded, priced)
         feed_window = access.candles(
             connector,
             pair,
@@ -180,6 +181,45 @@ def run_backtest(
     )
     late = [note for note in controller.warnings() if note not in warnings]
     return build_result(request, raw, warnings=warnings + late, data_source=data_source)
+
+
+@dataclass(frozen=True)
+class CandleNeed:
+    """A dataset window a run reads: bars or a feed, with the warm-up it wants."""
+
+    connector: str
+    trading_pair: str
+    interval: str
+    start: int
+    end: int
+    warmup_bars: int = 0
+
+
+def candle_needs(request: BacktestRequest, registry: ControllerRegistry) -> list[CandleNeed]:
+    """Every dataset window a request reads, for loading them once before many runs.
+
+    A superset: feeds are planned over the whole requested window.
+    """
+    config = request.config
+    traded = (config.connector_name, config.trading_pair)
+    priced = (request.price_connector, request.price_pair)
+    needs = [
+        CandleNeed(priced[0], priced[1], request.backtesting_resolution, request.start, request.end)
+    ]
+    for feed in registry.create(config).candles_configs():
+        key = candles_feed(feed)
+        connector, pair = _feed_market(key, traded, priced)
+        needs.append(
+            CandleNeed(connector, pair, key[2], request.start, request.end, feed.max_records)
+        )
+    return needs
+
+
+def _feed_market(
+    key: tuple[str, str, str], traded: tuple[str, str], priced: tuple[str, str]
+) -> tuple[str, str]:
+    """Where a feed reads: the price venue for a feed of the traded market, else its own."""
+    return priced if (key[0], key[1]) == traded else (key[0], key[1])
 
 
 def candle_access(
