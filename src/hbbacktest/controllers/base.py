@@ -20,9 +20,10 @@ runs under :attr:`ControllerBase.time_limit_s`. The engine guards the hooks it c
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 from abc import ABC
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -146,6 +147,10 @@ class ControllerBase(ABC, Generic[C]):
 
     config_class: type[ControllerConfigBase] = ControllerConfigBase
     required_features: ClassVar[tuple[str, ...]] = ()
+    #: Config fields :meth:`compute_features` reads, besides the candles; None: unknown (a
+    #: run's features are never reused). Declaring them lets a sweep compute the features of
+    #: 100 configs that differ only in spreads once (checked by a test against the code).
+    feature_fields: ClassVar[tuple[str, ...] | None] = None
     time_limit_s: float | None = None
 
     def __init__(self, config: C) -> None:
@@ -188,6 +193,31 @@ class ControllerBase(ABC, Generic[C]):
         """Features computed once per run; default: none (an empty table on the bars)."""
         bars = data.bars
         return FeatureTable(ts=bars.ts, interval_s=bars.interval_s)
+
+    def feature_key(self, data: MarketData) -> Hashable | None:
+        """What this run's features depend on, or None when that is not declared.
+
+        Two runs with equal keys compute equal features: the controller class, the values of
+        :attr:`feature_fields`, and a digest of every candle series the run reads.
+        """
+        fields = self.feature_fields
+        if fields is None:
+            return None
+        values = tuple(repr(getattr(self.config, name, None)) for name in fields)
+        series = [("bars", data.bars), *sorted(data.feeds.items(), key=lambda kv: kv[0])]
+        return (type(self).__module__, type(self).__qualname__, values, *map(_digest, series))
+
+
+def _digest(named: tuple[Any, Candles]) -> tuple[Any, int, int, str]:
+    """A candle series' identity for :meth:`ControllerBase.feature_key`.
+
+    Its key, size, interval and a digest of its open times and closes (~0.2 ms for 43k).
+    """
+    name, candles = named
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(candles.ts).data)
+    digest.update(np.ascontiguousarray(candles.close).data)
+    return name, len(candles), candles.interval_s, digest.hexdigest()
 
 
 M = TypeVar("M", bound=MarketMakingControllerConfigBase)

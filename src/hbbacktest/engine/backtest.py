@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,12 +337,19 @@ def _ones_or(features: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
 
 
 def run_controller(
-    controller: ControllerBase[Any], market: MarketData, params: EngineParams
+    controller: ControllerBase[Any],
+    market: MarketData,
+    params: EngineParams,
+    *,
+    feature_cache: MutableMapping[Hashable, FeatureTable] | None = None,
 ) -> RawRun:
     """Simulate ``controller`` over ``market.bars`` from ``market.start`` to the last bar.
 
     ``compute_features`` and, for a bar-by-bar controller, the whole bar loop each run under
     ``controller.time_limit_s`` (armed once per phase: nothing is added per bar).
+
+    With ``feature_cache``, features are reused from an earlier run with the same
+    :meth:`ControllerBase.feature_key` (a sweep's configs that differ only in spreads).
 
     Raises:
         ControllerError: the controller's own code failed (any exception, ``SystemExit``
@@ -353,12 +360,19 @@ def run_controller(
     bars = market.bars
     start_row = int(np.searchsorted(bars.ts, market.start, side="left"))
     name = controller.config.controller_name
-    table = call_controller(
-        lambda: controller.compute_features(market),
-        controller_name=name,
-        during="compute_features",
-        time_limit_s=controller.time_limit_s,
-    )
+    key = controller.feature_key(market) if feature_cache is not None else None
+    cached = None if key is None or feature_cache is None else feature_cache.get(key)
+    if cached is not None:
+        table = cached
+    else:
+        table = call_controller(
+            lambda: controller.compute_features(market),
+            controller_name=name,
+            during="compute_features",
+            time_limit_s=controller.time_limit_s,
+        )
+        if key is not None and feature_cache is not None:
+            feature_cache[key] = table
     features = align_features(check_features(table, controller), bars.ts, bars.interval_s)
     if isinstance(controller, StepControllerBase):
         step = controller

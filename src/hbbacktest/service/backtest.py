@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from hbbacktest.config.loading import read_config_file
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.config.settings import Settings
 from hbbacktest.config.validation import describe_validation_error
-from hbbacktest.controllers.base import MarketData, candles_feed
+from hbbacktest.controllers.base import FeatureTable, MarketData, candles_feed
 from hbbacktest.controllers.registry import ControllerRegistry
 from hbbacktest.core.enums import FillModel
 from hbbacktest.core.errors import ConfigError, DataMissingError
@@ -84,6 +84,7 @@ def run_backtest(
     registry: ControllerRegistry | None = None,
     access: CandleSource | None = None,
     offline: bool | None = None,
+    feature_cache: MutableMapping[Hashable, FeatureTable] | None = None,
 ) -> BacktestResult:
     """Run one backtest and return its result.
 
@@ -100,6 +101,7 @@ def run_backtest(
         registry: the controllers that may run; the built-ins by default.
         access: the candle access to use (overrides ``settings``, ``store`` and ``offline``).
         offline: never fetch (overrides ``settings.offline``; the API's ``offline`` flag).
+        feature_cache: reuse features across runs with the same feature key (sweeps).
 
     Raises:
         ConfigError: the config names an unknown controller, or the exchange no such market.
@@ -178,6 +180,7 @@ def run_backtest(
         EngineParams(
             fill_model=FillModel[request.fill_model.upper()], trade_cost=request.trade_cost
         ),
+        feature_cache=feature_cache,
     )
     late = [note for note in controller.warnings() if note not in warnings]
     return build_result(request, raw, warnings=warnings + late, data_source=data_source)

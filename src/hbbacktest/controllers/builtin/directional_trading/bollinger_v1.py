@@ -47,6 +47,18 @@ class BollingerV1Controller(
 
     config_class = BollingerV1ControllerConfig
 
+    feature_fields = (
+        "bb_length",
+        "bb_long_threshold",
+        "bb_short_threshold",
+        "bb_std",
+        "candles_connector",
+        "candles_trading_pair",
+        "connector_name",
+        "interval",
+        "trading_pair",
+    )
+
     def compute_features(self, data: MarketData) -> FeatureTable:
         """%B per candle and the signal it gives."""
         cfg = self.config

@@ -118,6 +118,20 @@ class DManV3Controller(SingleCandleFeed, DirectionalTradingControllerBase[DManV3
         total = sum(weights)
         return list(self.config.dca_spreads), [w / total for w in weights]
 
+    feature_fields = (
+        "bb_length",
+        "bb_long_threshold",
+        "bb_short_threshold",
+        "bb_std",
+        "candles_connector",
+        "candles_trading_pair",
+        "connector_name",
+        "dynamic_order_spread",
+        "dynamic_target",
+        "interval",
+        "trading_pair",
+    )
+
     def compute_features(self, data: MarketData) -> FeatureTable:
         """%B, band width, the signal and the DCA multipliers per candle."""
         cfg = self.config

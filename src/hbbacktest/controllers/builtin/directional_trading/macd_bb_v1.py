@@ -37,6 +37,21 @@ class MACDBBV1Controller(
 
     config_class = MACDBBV1ControllerConfig
 
+    feature_fields = (
+        "bb_length",
+        "bb_long_threshold",
+        "bb_short_threshold",
+        "bb_std",
+        "candles_connector",
+        "candles_trading_pair",
+        "connector_name",
+        "interval",
+        "macd_fast",
+        "macd_signal",
+        "macd_slow",
+        "trading_pair",
+    )
+
     def compute_features(self, data: MarketData) -> FeatureTable:
         """%B, MACD and histogram per candle, and the signal."""
         cfg = self.config

@@ -37,6 +37,17 @@ class SuperTrendController(SingleCandleFeed, DirectionalTradingControllerBase[Su
 
     config_class = SuperTrendConfig
 
+    feature_fields = (
+        "candles_connector",
+        "candles_trading_pair",
+        "connector_name",
+        "interval",
+        "length",
+        "multiplier",
+        "percentage_threshold",
+        "trading_pair",
+    )
+
     def compute_features(self, data: MarketData) -> FeatureTable:
         """SuperTrend direction and line per candle, the distance to it, and the signal."""
         cfg = self.config

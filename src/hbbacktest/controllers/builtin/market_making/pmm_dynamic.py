@@ -52,6 +52,19 @@ class PMMDynamicController(
 
     config_class = PMMDynamicControllerConfig
 
+    feature_fields = (
+        "candles_connector",
+        "candles_trading_pair",
+        "connector_name",
+        "interval",
+        "macd_fast",
+        "macd_signal",
+        "macd_slow",
+        "max_records",
+        "natr_length",
+        "trading_pair",
+    )
+
     def compute_features(self, data: MarketData) -> FeatureTable:
         """NATR, MACD and the derived reference price and spread multiplier per candle."""
         cfg = self.config

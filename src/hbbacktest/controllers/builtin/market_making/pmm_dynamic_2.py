@@ -64,6 +64,21 @@ class PMMDynamic2Controller(
             for lv in super().levels()
         ]
 
+    feature_fields = (
+        "candles_connector",
+        "candles_trading_pair",
+        "connector_name",
+        "interval",
+        "macd_fast",
+        "macd_signal",
+        "macd_slow",
+        "max_spread_multiplier",
+        "min_spread_multiplier",
+        "price_adjustment_factor",
+        "spread_multiplier_factor",
+        "trading_pair",
+    )
+
     def compute_features(self, data: MarketData) -> FeatureTable:
         """MACD histogram → reference price and spread multiplier per candle."""
         cfg = self.config
