@@ -23,6 +23,9 @@ Cases (target in brackets):
   load_365d         a year of cached 1m candles through CandleAccess, offline [≤ 0.3 s]     quick
   import_bdv_month  a month of Binance Data Vision 1m klines (zip, CSV) into the store [≤ 1 s]
   fetch_replay      30 days of 1m from the local replay server into an empty cache: rows/s
+  sweep_100         100 pmm_dynamic configs, 30 days, whole `sweep run` at 1 and 2 workers:
+                    configs/s, scaling, peak memory [≤ 10 s]
+  sweep_1000        1,000 pmm_simple configs over 7 days, 2 workers [≤ 30 s]
 """
 
 from __future__ import annotations
@@ -412,6 +415,8 @@ CASES = (
     "load_365d",
     "import_bdv_month",
     "fetch_replay",
+    "sweep_100",
+    "sweep_1000",
 )
 QUICK = (
     "cli_help",
@@ -483,6 +488,10 @@ def main() -> None:
             market_data.bench_import_bdv(_synthetic_year(), emit, repeat)
         if "fetch_replay" in chosen:
             market_data.bench_fetch_replay(emit, repeat)
+    if store is not None and chosen & {"sweep_100", "sweep_1000"}:
+        from benchmarks import sweeps
+
+        sweeps.bench_sweeps(store, WINDOW, emit, chosen)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,400 @@
+"""Run a sweep: every pending item through the engine, each result into the results store.
+
+The parent process does all I/O: it registers the items, loads every dataset the runs need
+once through :class:`~hbbacktest.data.access.CandleAccess` (fetching what the cache lacks,
+unless offline), writes them to memory-mapped Arrow files, and records each result the moment
+it arrives. Workers only compute: they map the shared candles (one copy in the page cache for
+all of them), run the request, and return its metrics and compressed summary.
+
+* **Resumable.** Items are keyed by the request's content hash; a re-run skips what is done and
+  retries what failed. Each result is its own transaction: a kill -9 loses nothing finished,
+  and nothing is stored twice.
+* **A failing item never stops the sweep**: its error is recorded and the rest go on.
+* **Ctrl-C** cancels what has not started, stops the workers and keeps what finished.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from hbbacktest.config.settings import Settings
+from hbbacktest.controllers.base import FeatureTable
+from hbbacktest.core.errors import HbBacktestError, InternalError
+from hbbacktest.data.preloaded import DatasetKey, PreloadedCandles, dataset_key, preload
+from hbbacktest.service.backtest import candle_access, candle_needs, request_from_dict, run_backtest
+from hbbacktest.service.controllers import build_registry
+from hbbacktest.store import NewItem, PendingItem, Store
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """Where a running sweep is, for a progress bar.
+
+    Attributes:
+        done: items finished in this run.
+        failed: items that failed in this run.
+        total: items this run has to do.
+        skipped: items already done by an earlier run (not redone).
+        elapsed_s: seconds since the runs started.
+    """
+
+    done: int
+    failed: int
+    total: int
+    skipped: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What a sweep run did.
+
+    Attributes:
+        name: the sweep's name in the store.
+        items: items in the spec (duplicates dropped).
+        skipped: already done before this run.
+        done: finished in this run.
+        failed: failed in this run (their errors are in the store).
+        seconds: wall time of the runs (loading candles excluded).
+        load_seconds: wall time of loading (and fetching) the candles.
+        interrupted: stopped by Ctrl-C; what finished is kept.
+        workers: processes used (1: in this process).
+    """
+
+    name: str
+    items: int
+    skipped: int
+    done: int
+    failed: int
+    seconds: float
+    load_seconds: float
+    interrupted: bool
+    workers: int
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    key: str
+    ok: bool
+    metrics: dict[str, Any]
+    summary: bytes
+    warnings: list[str]
+    error: str
+    seconds: float
+
+
+def run_sweep(
+    name: str,
+    items: Sequence[Any],
+    *,
+    spec: Mapping[str, Any],
+    store: Store,
+    settings: Settings,
+    workers: int | None = None,
+    offline: bool | None = None,
+    progress: Callable[[SweepProgress], None] | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> SweepReport:
+    """Run every item of a sweep that is not done yet and store each result as it arrives.
+
+    Args:
+        name: the sweep's name in the store (re-running the same name resumes it).
+        items: the expanded items (``SweepItem``: ``index``, ``params``, ``request``, ``key``).
+        spec: the spec as plain data, kept with the sweep.
+        store: the results database.
+        settings: data dir, controllers, exchange URLs, offline.
+        workers: processes (default: the machine's cores); 1 runs in this process.
+        offline: never fetch candles (overrides ``settings.offline``).
+        progress: called after each finished item.
+        notify: operational notes (a dataset that could not be loaded …).
+
+    Returns:
+        A :class:`SweepReport`; with ``interrupted`` set when Ctrl-C stopped it.
+    """
+    workers = max(1, workers or os.cpu_count() or 1)
+    sweep = store.open_sweep(name, dict(spec))
+    store.add_items(
+        sweep.id,
+        [
+            NewItem(
+                key=item.key,
+                index=item.index,
+                params=dict(item.params),
+                request=item.request.model_dump(mode="json"),
+            )
+            for item in items
+        ],
+    )
+    pending = store.pending(sweep.id)
+    skipped = len({item.key for item in items}) - len(pending)
+    report = SweepReport(name, skipped + len(pending), skipped, 0, 0, 0.0, 0.0, False, workers)
+    if not pending:
+        return report
+    settings = replace(settings, offline=settings.offline if offline is None else offline)
+    registry = build_registry(settings)
+    began = time.monotonic()
+    folder = Path(tempfile.mkdtemp(prefix="hbbacktest-sweep-"))
+    try:
+        paths, broken = _load_datasets(pending, settings, registry, folder, notify)
+        loaded = time.monotonic()
+        report = replace(report, load_seconds=loaded - began)
+        todo = []
+        for item in pending:
+            problem = next((broken[k] for k in _keys_of(item, registry) if k in broken), None)
+            if problem is None:
+                todo.append(item)
+            else:
+                store.record_failed(sweep.id, item.key, error=problem, seconds=0.0)
+        counts = {"done": 0, "failed": len(pending) - len(todo)}
+
+        def record(outcome: _Outcome) -> None:
+            if outcome.ok:
+                store.record_done(
+                    sweep.id,
+                    outcome.key,
+                    metrics=outcome.metrics,
+                    summary=outcome.summary,
+                    seconds=outcome.seconds,
+                    warnings=outcome.warnings,
+                )
+                counts["done"] += 1
+            else:
+                store.record_failed(
+                    sweep.id, outcome.key, error=outcome.error, seconds=outcome.seconds
+                )
+                counts["failed"] += 1
+            if progress is not None:
+                progress(
+                    SweepProgress(
+                        counts["done"],
+                        counts["failed"],
+                        len(pending),
+                        skipped,
+                        time.monotonic() - loaded,
+                    )
+                )
+
+        interrupted = False
+        context = _WorkerContext(paths, settings, str(settings.data_dir.absolute()))
+        try:
+            if workers == 1 or len(todo) == 1:
+                _serve_in_process(context, todo, record)
+            else:
+                _serve_in_pool(context, todo, record, workers)
+        except KeyboardInterrupt:
+            interrupted = True
+        return replace(
+            report,
+            done=counts["done"],
+            failed=counts["failed"],
+            seconds=time.monotonic() - loaded,
+            interrupted=interrupted,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _keys_of(item: PendingItem, registry: Any) -> list[DatasetKey]:
+    request = request_from_dict(item.request, registry=registry)
+    return [
+        dataset_key(need.connector, need.trading_pair, need.interval)
+        for need in candle_needs(request, registry)
+    ]
+
+
+def _load_datasets(
+    pending: Sequence[PendingItem],
+    settings: Settings,
+    registry: Any,
+    folder: Path,
+    notify: Callable[[str], None] | None,
+) -> tuple[dict[DatasetKey, str], dict[DatasetKey, str]]:
+    """Load each dataset once over the union of its windows; write it for the workers.
+
+    Returns the shared files by dataset, and the error of each dataset that could not be
+    loaded (its items are recorded as failed with it; the others run).
+    """
+    from hbbacktest.data.preloaded import write_shared
+
+    spans: dict[DatasetKey, tuple[int, int, int]] = {}
+    names: dict[DatasetKey, tuple[str, str, str]] = {}
+    for item in pending:
+        request = request_from_dict(item.request, registry=registry)
+        for need in candle_needs(request, registry):
+            key = dataset_key(need.connector, need.trading_pair, need.interval)
+            names[key] = (need.connector, need.trading_pair, need.interval)
+            lo, hi, warm = spans.get(key, (need.start, need.end, need.warmup_bars))
+            spans[key] = (min(lo, need.start), max(hi, need.end), max(warm, need.warmup_bars))
+    access = candle_access(settings, notify=notify)
+    paths: dict[DatasetKey, str] = {}
+    broken: dict[DatasetKey, str] = {}
+    for number, (key, (lo, hi, warm)) in enumerate(sorted(spans.items())):
+        connector, pair, interval = names[key]
+        try:
+            window = access.candles(connector, pair, interval, lo, hi, warmup_bars=warm)
+        except HbBacktestError as exc:
+            broken[key] = str(exc)
+            continue
+        path = folder / f"{number}.arrow"
+        write_shared(window.candles, path)
+        paths[key] = str(path)
+    return paths, broken
+
+
+_FEATURE_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True)
+class _WorkerContext:
+    """What a worker needs, picklable: the shared files and the settings."""
+
+    paths: Mapping[DatasetKey, str]
+    settings: Settings
+    source: str
+
+
+class _Worker:
+    """A worker process's state: the mapped candles and the controller registry."""
+
+    def __init__(self, context: _WorkerContext) -> None:
+        self.settings = replace(context.settings, offline=True)
+        self.registry = build_registry(self.settings)
+        self.candles: PreloadedCandles = preload(context.paths, f"candle store {context.source}")
+        # Features by feature key: configs that differ only in spreads compute them once.
+        self.features: dict[Hashable, FeatureTable] = {}
+
+    def run(self, key: str, request_json: Mapping[str, Any]) -> _Outcome:
+        began = time.monotonic()
+        try:
+            request = request_from_dict(request_json, registry=self.registry)
+            if len(self.features) >= _FEATURE_CACHE_SIZE:
+                self.features.clear()  # bounded: a sweep's memory must not grow with its size
+            result = run_backtest(
+                request,
+                settings=self.settings,
+                registry=self.registry,
+                access=self.candles,
+                feature_cache=self.features,
+            )
+            from hbbacktest.metrics.encode import results_json
+
+            metrics = results_json(result.results)
+            summary = {
+                "run_id": result.run_id,
+                "request": request_json,
+                "data_source": result.data_source,
+                "results": metrics,
+                "position_holds": result.position_holds(),
+                "warnings": list(result.warnings),
+            }
+            import orjson
+
+            return _Outcome(
+                key,
+                True,
+                metrics,
+                zlib.compress(orjson.dumps(summary), 6),
+                list(result.warnings),
+                "",
+                time.monotonic() - began,
+            )
+        except HbBacktestError as exc:
+            return _Outcome(key, False, {}, b"", [], str(exc), time.monotonic() - began)
+        except Exception as exc:  # a bug in hbbacktest: record it, keep the sweep going
+            return _Outcome(
+                key,
+                False,
+                {},
+                b"",
+                [],
+                f"internal error (a bug in hbbacktest, please report it): "
+                f"{type(exc).__name__}: {exc}",
+                time.monotonic() - began,
+            )
+
+
+# The pool's initializer sets this once in each worker process: process-local state that a
+# ProcessPoolExecutor task needs, never touched in the parent.
+_PROCESS_WORKER: list[_Worker] = []
+
+
+def _init_worker(context: _WorkerContext) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group; the parent decides, workers just stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _PROCESS_WORKER[:] = [_Worker(context)]
+
+
+def _run_in_worker(key: str, request_json: Mapping[str, Any]) -> _Outcome:
+    return _PROCESS_WORKER[0].run(key, request_json)
+
+
+def _serve_in_process(
+    context: _WorkerContext, todo: Sequence[PendingItem], record: Callable[[_Outcome], None]
+) -> None:
+    worker = _Worker(context)
+    for item in todo:
+        record(worker.run(item.key, item.request))
+
+
+def _serve_in_pool(
+    context: _WorkerContext,
+    todo: Sequence[PendingItem],
+    record: Callable[[_Outcome], None],
+    workers: int,
+) -> None:
+    """Keep at most 4 items per worker in flight, so memory does not grow with the sweep."""
+    import multiprocessing
+
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(context,),
+    )
+    queue: Iterator[PendingItem] = iter(todo)
+    running: dict[Future[_Outcome], str] = {}
+
+    def submit(item: PendingItem) -> None:
+        running[pool.submit(_run_in_worker, item.key, item.request)] = item.key
+
+    try:
+        for item in queue:
+            submit(item)
+            if len(running) >= workers * 4:
+                break
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                key = running.pop(future)
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool as exc:
+                    # A worker died (out of memory, a crash in native code): the pool is gone.
+                    raise InternalError(
+                        f"a sweep worker process died while running item {key[:12]} ({exc}); "
+                        "what finished is stored: run the same command again to resume"
+                    ) from None
+                record(outcome)
+                following = next(queue, None)
+                if following is not None:
+                    submit(following)
+    except BaseException:
+        for future in running:
+            future.cancel()
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
