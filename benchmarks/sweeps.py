@@ -10,6 +10,7 @@ Cases (target in brackets):
 from __future__ import annotations
 
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -76,8 +77,8 @@ def _spec_1000(start: int, end: int) -> dict[str, object]:
     }
 
 
-def _run(spec: Path, data_dir: Path, workers: int) -> tuple[float, int]:
-    """Wall time and peak RSS (MB, the largest process) of one whole `sweep run`."""
+def _run(spec: Path, data_dir: Path, workers: int) -> tuple[float, int, int]:
+    """Wall time, peak RSS (MB, the largest process) and workers used of one `sweep run`."""
     env = {**os.environ, "HBBACKTEST_DATA_DIR": str(data_dir), "HBBACKTEST_OFFLINE": "1"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
@@ -104,7 +105,8 @@ def _run(spec: Path, data_dir: Path, workers: int) -> tuple[float, int]:
         raise RuntimeError(f"sweep run failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
     (data_dir / "bench.db").unlink()
-    return seconds, peak // 1024
+    used = re.search(r"(\d+) worker\(s\)", out.stdout)
+    return seconds, peak // 1024, int(used.group(1)) if used else 0
 
 
 def bench_sweeps(store: CandleStore, window: tuple[int, int], emit: Emit, chosen: set[str]) -> None:
@@ -117,7 +119,7 @@ def bench_sweeps(store: CandleStore, window: tuple[int, int], emit: Emit, chosen
             spec.write_text(yaml.safe_dump(_spec_100(start, end)))
             rates = {}
             for workers in (1, 2):
-                seconds, peak = _run(spec, store.data_dir, workers)
+                seconds, peak, used = _run(spec, store.data_dir, workers)
                 rates[workers] = 100 / seconds
                 emit(
                     f"sweep_100 ({workers} worker{'s' * (workers > 1)})",
@@ -127,13 +129,14 @@ def bench_sweeps(store: CandleStore, window: tuple[int, int], emit: Emit, chosen
                     configs=100,
                     configs_per_s=round(100 / seconds, 1),
                     peak_rss_mb=peak,
+                    workers_used=used,
                     target="<= 10 s",
                 )
-            print(f"  scaling efficiency 1 → 2 workers: {rates[2] / rates[1] / 2:.0%}")
+            print(f"  scaling efficiency 1 → 2 workers asked: {rates[2] / rates[1] / 2:.0%}")
         if "sweep_1000" in chosen:
             spec = folder / "sweep_1000.yml"
             spec.write_text(yaml.safe_dump(_spec_1000(start, start + 7 * 86_400)))
-            seconds, peak = _run(spec, store.data_dir, 2)
+            seconds, peak, used = _run(spec, store.data_dir, 2)
             emit(
                 "sweep_1000 (2 workers)",
                 [seconds],
@@ -142,6 +145,7 @@ def bench_sweeps(store: CandleStore, window: tuple[int, int], emit: Emit, chosen
                 configs=1000,
                 configs_per_s=round(1000 / seconds, 1),
                 peak_rss_mb=peak,
+                workers_used=used,
                 target="<= 30 s",
             )
     finally:

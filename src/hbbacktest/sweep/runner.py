@@ -68,7 +68,8 @@ class SweepReport:
         seconds: wall time of the runs (loading candles excluded).
         load_seconds: wall time of loading (and fetching) the candles.
         interrupted: stopped by Ctrl-C; what finished is kept.
-        workers: processes used (1: in this process).
+        workers: processes used (1: in this process; a sweep short enough to finish sooner
+            than worker processes start stays in this process).
     """
 
     name: str
@@ -113,7 +114,8 @@ def run_sweep(
         spec: the spec as plain data, kept with the sweep.
         store: the results database.
         settings: data dir, controllers, exchange URLs, offline.
-        workers: processes (default: the machine's cores); 1 runs in this process.
+        workers: at most this many processes (default: the machine's cores); 1 runs in this
+            process, as does a sweep whose items would take under ~3 s here in all.
         offline: never fetch candles (overrides ``settings.offline``).
         progress: called after each finished item.
         notify: operational notes (a dataset that could not be loaded …).
@@ -186,15 +188,28 @@ def run_sweep(
 
         interrupted = False
         context = _WorkerContext(paths, settings, str(settings.data_dir.absolute()))
+        used = 1
         try:
-            if workers == 1 or len(todo) == 1:
-                _serve_in_process(context, todo, record)
+            local = _Worker(context)
+            # The first two items run here: the first warms this process (kernels load on
+            # first use), the second says how long an item takes. Worker processes cost
+            # about a second each to start; a sweep that would finish sooner here stays here.
+            warm = [local.run(item.key, item.request) for item in todo[:2]]
+            for outcome in warm:
+                record(outcome)
+            rest = todo[2:]
+            if rest and workers > 1 and min(o.seconds for o in warm) * len(rest) > _POOL_WORTH_S:
+                used = workers
+            if used > 1:
+                _serve_in_pool(context, rest, record, workers)
             else:
-                _serve_in_pool(context, todo, record, workers)
+                for item in rest:
+                    record(local.run(item.key, item.request))
         except KeyboardInterrupt:
             interrupted = True
         return replace(
             report,
+            workers=used,
             done=counts["done"],
             failed=counts["failed"],
             seconds=time.monotonic() - loaded,
@@ -252,6 +267,8 @@ def _load_datasets(
 
 
 _FEATURE_CACHE_SIZE = 32
+#: Start worker processes only when the items left would take longer than this here.
+_POOL_WORTH_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -340,12 +357,19 @@ def _run_in_worker(key: str, request_json: Mapping[str, Any]) -> _Outcome:
     return _PROCESS_WORKER[0].run(key, request_json)
 
 
-def _serve_in_process(
-    context: _WorkerContext, todo: Sequence[PendingItem], record: Callable[[_Outcome], None]
-) -> None:
-    worker = _Worker(context)
-    for item in todo:
-        record(worker.run(item.key, item.request))
+def _worker_context() -> Any:
+    """How worker processes start: from a fork server that imported hbbacktest once.
+
+    Each worker is then a cheap fork of a clean process (not of this one: its database
+    connections and exchange sockets stay here). ``spawn`` where fork servers do not exist.
+    """
+    import multiprocessing
+
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def _serve_in_pool(
@@ -355,11 +379,9 @@ def _serve_in_pool(
     workers: int,
 ) -> None:
     """Keep at most 4 items per worker in flight, so memory does not grow with the sweep."""
-    import multiprocessing
-
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=_worker_context(),
         initializer=_init_worker,
         initargs=(context,),
     )
