@@ -26,6 +26,7 @@ Cases (target in brackets):
   sweep_100         100 pmm_dynamic configs, 30 days, whole `sweep run` at 1 and 2 workers:
                     configs/s, scaling, peak memory [≤ 10 s]
   sweep_1000        1,000 pmm_simple configs over 7 days, 2 workers [≤ 30 s]
+  sweep_scaling     300 pmm_dynamic configs, 30 days, at 1 and 2 workers: scaling efficiency
 """
 
 from __future__ import annotations
@@ -417,6 +418,7 @@ CASES = (
     "fetch_replay",
     "sweep_100",
     "sweep_1000",
+    "sweep_scaling",
 )
 QUICK = (
     "cli_help",
@@ -488,7 +490,7 @@ def main() -> None:
             market_data.bench_import_bdv(_synthetic_year(), emit, repeat)
         if "fetch_replay" in chosen:
             market_data.bench_fetch_replay(emit, repeat)
-    if store is not None and chosen & {"sweep_100", "sweep_1000"}:
+    if store is not None and chosen & {"sweep_100", "sweep_1000", "sweep_scaling"}:
         from benchmarks import sweeps
 
         sweeps.bench_sweeps(store, WINDOW, emit, chosen)

@@ -5,6 +5,8 @@ Cases (target in brackets):
               BTC-USDT, end to end from the CLI [≤ 10 s]; at 1 and 2 workers: configs/s,
               scaling efficiency, peak memory of the largest process
   sweep_1000  1,000 pmm_simple configs over 7 days, 2 workers [≤ 30 s]
+  sweep_scaling  300 pmm_dynamic configs, 30 days (long enough to start workers) at 1 and 2
+              workers: configs/s and scaling efficiency
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ def _spec_100(start: int, end: int) -> dict[str, object]:
         "start": start,
         "end": end,
     }
+
+
+def _spec_300(start: int, end: int) -> dict[str, object]:
+    spec = _spec_100(start, end)
+    spreads = [f"{a},{b}" for a in (0.5, 1, 1.5) for b in (2, 2.5, 3, 3.5, 4)]
+    return {
+        **spec,
+        "name": "bench_pmm_dynamic_300",
+        "grid": {**spec["grid"], "buy_spreads": spreads},
+    }  # type: ignore[dict-item]
 
 
 def _spec_1000(start: int, end: int) -> dict[str, object]:
@@ -133,6 +145,24 @@ def bench_sweeps(store: CandleStore, window: tuple[int, int], emit: Emit, chosen
                     target="<= 10 s",
                 )
             print(f"  scaling efficiency 1 → 2 workers asked: {rates[2] / rates[1] / 2:.0%}")
+        if "sweep_scaling" in chosen:
+            spec = folder / "sweep_300.yml"
+            spec.write_text(yaml.safe_dump(_spec_300(start, end)))
+            rates = {}
+            for workers in (1, 2):
+                seconds, peak, used = _run(spec, store.data_dir, workers)
+                rates[workers] = 300 / seconds
+                emit(
+                    f"sweep_scaling ({workers} worker{'s' * (workers > 1)})",
+                    [seconds],
+                    "s",
+                    "python -m benchmarks --only sweep_scaling",
+                    configs=300,
+                    configs_per_s=round(300 / seconds, 1),
+                    peak_rss_mb=peak,
+                    workers_used=used,
+                )
+            print(f"  scaling efficiency 1 → 2 workers: {rates[2] / rates[1] / 2:.0%}")
         if "sweep_1000" in chosen:
             spec = folder / "sweep_1000.yml"
             spec.write_text(yaml.safe_dump(_spec_1000(start, start + 7 * 86_400)))
