@@ -106,6 +106,12 @@ def sweep_run(
         bool | None,
         typer.Option("--offline/--online", help="Never fetch candles / fetch what is missing."),
     ] = None,
+    webhook: Annotated[
+        str | None,
+        typer.Option(
+            help="POST a JSON summary here when the sweep ends (default: the spec's webhook)."
+        ),
+    ] = None,
     database: Database = None,
     data_dir: DataDir = None,
     controllers_dir: ControllersDir = None,
@@ -116,6 +122,8 @@ def sweep_run(
 
     if workers is not None and not 1 <= workers <= 256:
         raise ConfigError(f"--workers = {workers}: expected 1 to 256 worker processes")
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        raise ConfigError(f"--webhook = {webhook!r}: expected an http(s) URL")
     current = settings(data_dir, controllers_dir)
     name, items, spec = _load(source, current)
     store = _store(current, database)
@@ -131,6 +139,7 @@ def sweep_run(
             offline=offline,
             progress=bar.update if bar else None,
             notify=lambda note: typer.echo(f"note: {note}", err=True),
+            webhook=webhook or spec.get("webhook"),
         )
     finally:
         if bar is not None:

@@ -105,6 +105,7 @@ def run_sweep(
     offline: bool | None = None,
     progress: Callable[[SweepProgress], None] | None = None,
     notify: Callable[[str], None] | None = None,
+    webhook: str | None = None,
 ) -> SweepReport:
     """Run every item of a sweep that is not done yet and store each result as it arrives.
 
@@ -119,10 +120,81 @@ def run_sweep(
         offline: never fetch candles (overrides ``settings.offline``).
         progress: called after each finished item.
         notify: operational notes (a dataset that could not be loaded …).
+        webhook: a URL told (JSON POST) how the sweep ended: finished, interrupted or
+            failed; a webhook that fails is a note, never a failed sweep.
 
     Returns:
         A :class:`SweepReport`; with ``interrupted`` set when Ctrl-C stopped it.
     """
+    report: SweepReport | None = None
+    error: BaseException | None = None
+    try:
+        report = _run_sweep(
+            name,
+            items,
+            spec=spec,
+            store=store,
+            settings=settings,
+            workers=workers,
+            offline=offline,
+            progress=progress,
+            notify=notify,
+        )
+        return report
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        if webhook:
+            from hbbacktest.sweep.webhook import notify_webhook
+
+            problem = notify_webhook(webhook, _ending(name, store, report, error))
+            if problem and notify is not None:
+                notify(problem)
+
+
+def _ending(
+    name: str, store: Store, report: SweepReport | None, error: BaseException | None
+) -> dict[str, Any]:
+    """The webhook's JSON: how the sweep ended, its counts, where its results are."""
+    if report is None:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+    else:
+        status = "interrupted" if report.interrupted else "finished"
+    counts = (
+        {}
+        if report is None
+        else {
+            "items": report.items,
+            "done": report.done,
+            "failed": report.failed,
+            "skipped": report.skipped,
+            "seconds": round(report.seconds, 3),
+            "workers": report.workers,
+        }
+    )
+    return {
+        "sweep": name,
+        "status": status,
+        **counts,
+        "error": None if error is None else f"{type(error).__name__}: {error}",
+        "database": store.url,
+        "results": f"hbbacktest sweep results {name}",
+    }
+
+
+def _run_sweep(
+    name: str,
+    items: Sequence[Any],
+    *,
+    spec: Mapping[str, Any],
+    store: Store,
+    settings: Settings,
+    workers: int | None,
+    offline: bool | None,
+    progress: Callable[[SweepProgress], None] | None,
+    notify: Callable[[str], None] | None,
+) -> SweepReport:
     workers = max(1, workers or os.cpu_count() or 1)
     sweep = store.open_sweep(name, dict(spec))
     store.add_items(
