@@ -11,7 +11,7 @@ and nothing is re-read or re-pickled per run. :class:`PreloadedCandles` then ans
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,11 +76,11 @@ class PreloadedCandles:
     Args:
         datasets: candles by :func:`dataset_key`; each covers what its runs ask for, warm-up
             included.
-        source: the ``data_source`` text results should show (the cache they came from).
+        sources: the ``data_source`` text of each dataset (what :class:`CandleAccess` said).
     """
 
     datasets: Mapping[DatasetKey, Candles]
-    source: str = ""
+    sources: Mapping[DatasetKey, str]
 
     def candles(
         self,
@@ -112,9 +112,37 @@ class PreloadedCandles:
                 f"{format_time(end)} UTC"
             )
         notes = window_warnings(candles, connector, key[1], key[2], first, start, end)
-        return CandleWindow(candles, first, start, end, tuple(notes), self.source)
+        return CandleWindow(candles, first, start, end, tuple(notes), self.sources.get(key, ""))
 
 
-def preload(paths: Mapping[DatasetKey, str | os.PathLike[str]], source: str) -> PreloadedCandles:
+def preload(
+    paths: Mapping[DatasetKey, str | os.PathLike[str]], sources: Mapping[DatasetKey, str]
+) -> PreloadedCandles:
     """Map every shared file (see :func:`write_shared`) into a :class:`PreloadedCandles`."""
-    return PreloadedCandles({key: map_shared(Path(path)) for key, path in paths.items()}, source)
+    return PreloadedCandles(
+        {key: map_shared(Path(path)) for key, path in paths.items()}, dict(sources)
+    )
+
+
+def join_candles(parts: Sequence[Candles]) -> Candles:
+    """Candles of one dataset loaded in several windows, as one sorted series.
+
+    Windows may overlap at their edges; a candle present twice is kept once.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    ts = np.concatenate([p.ts for p in parts])
+    _, first = np.unique(ts, return_index=True)
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])[first]
+
+    return Candles(
+        ts=ts[first],
+        open=column("open"),
+        high=column("high"),
+        low=column("low"),
+        close=column("close"),
+        volume=column("volume"),
+        interval_s=parts[0].interval_s,
+    )

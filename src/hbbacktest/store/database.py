@@ -67,8 +67,18 @@ def _json_dumps(value: Any) -> str:
 
 
 def _mask(text: str) -> str:
-    """``scheme://user:secret@host`` → ``scheme://user:***@host`` in any text."""
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    """Hide passwords in any text: ``user:secret@host`` and ``?password=…``.
+
+    The secret runs to the last ``@`` of the authority, so an unescaped ``@`` in a password
+    hides it whole.
+    """
+    text = re.sub(r"(://[^:/@\s]*:)[^/\s]*@", r"\1***@", text)
+    return re.sub(r"([?&]password=)[^&\s'\"]*", r"\1***", text, flags=re.IGNORECASE)
+
+
+def _shown(url: URL) -> str:
+    """A URL for messages: no password, wherever the user put it."""
+    return _mask(url.render_as_string(hide_password=True))
 
 
 class Database:
@@ -79,9 +89,11 @@ class Database:
         url: the URL as shown in messages, password hidden.
     """
 
-    def __init__(self, engine: Engine, *, password: str | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, password: str | None = None, shown: str | None = None
+    ) -> None:
         self.engine = engine
-        self.url = engine.url.render_as_string(hide_password=True)
+        self.url = shown or _shown(engine.url)
         self._password = password
         self._write_engine = engine.execution_options(**{_WRITE: True})
 
@@ -132,6 +144,9 @@ class Database:
         text = " ".join(str(orig).split()) or type(orig).__name__
         if self._password and len(self._password) >= 3:  # shorter: would mangle the text
             text = text.replace(self._password, "***")
+        host = self.engine.url.host or ""
+        if "@" in host:  # an unescaped "@" in the password left its tail in the host
+            text = text.replace(host, "***@" + host.rsplit("@", 1)[1])
         return _mask(text)
 
     def close(self) -> None:
@@ -173,7 +188,7 @@ def open_database(url: str) -> Database:
         options["pool_pre_ping"] = True
         if "connect_timeout" not in parsed.query:
             options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
-    shown = parsed.render_as_string(hide_password=True)
+    shown = _shown(parsed)
     try:
         engine = create_engine(parsed, **options)
     except sa_exc.NoSuchModuleError as exc:
@@ -188,7 +203,7 @@ def open_database(url: str) -> Database:
     except (sa_exc.ArgumentError, TypeError, ValueError) as exc:
         raise ConfigError(f"database URL {shown} is not usable: {exc}; use {_EXAMPLES}") from exc
     _add_guards(engine)
-    return Database(engine, password=parsed.password if parsed.password else None)
+    return Database(engine, password=parsed.password if parsed.password else None, shown=shown)
 
 
 def _parse(url: str) -> URL:

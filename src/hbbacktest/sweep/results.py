@@ -54,6 +54,14 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _typed(values: list[Any]) -> list[Any]:
+    """A column Parquet can type: numbers stay numbers unless text is mixed in."""
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {int, float} or kinds <= {str} or kinds <= {bool}:
+        return values
+    return [None if v is None else str(v) for v in values]
+
+
 def export(rows: Sequence[ResultRow], path: str | os.PathLike[str]) -> Path:
     """Write the table to ``.csv`` or ``.parquet`` atomically (temporary file, then rename).
 
@@ -78,7 +86,7 @@ def export(rows: Sequence[ResultRow], path: str | os.PathLike[str]) -> Path:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            data = {name: [line[i] for line in body] for i, name in enumerate(columns)}
+            data = {name: _typed([line[i] for line in body]) for i, name in enumerate(columns)}
             pq.write_table(pa.table(data), tmp)
         os.replace(tmp, target)
     except (OSError, ValueError, TypeError) as exc:

@@ -30,6 +30,7 @@ from typing import Any
 from hbbacktest.config.settings import Settings
 from hbbacktest.controllers.base import FeatureTable
 from hbbacktest.core.errors import HbBacktestError, InternalError
+from hbbacktest.core.time import interval_to_seconds
 from hbbacktest.data.preloaded import DatasetKey, PreloadedCandles, dataset_key, preload
 from hbbacktest.service.backtest import candle_access, candle_needs, request_from_dict, run_backtest
 from hbbacktest.service.controllers import build_registry
@@ -209,8 +210,10 @@ def _run_sweep(
             for item in items
         ],
     )
-    pending = store.pending(sweep.id)
-    skipped = len({item.key for item in items}) - len(pending)
+    # Only this spec's items: a name re-run with another spec leaves the old items alone.
+    wanted = {item.key for item in items}
+    pending = [item for item in store.pending(sweep.id) if item.key in wanted]
+    skipped = len(wanted) - len(pending)
     report = SweepReport(name, skipped + len(pending), skipped, 0, 0, 0.0, 0.0, False, workers)
     if not pending:
         return report
@@ -219,17 +222,10 @@ def _run_sweep(
     began = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="hbbacktest-sweep-"))
     try:
-        paths, broken = _load_datasets(pending, settings, registry, folder, notify)
+        paths, sources, broken = _load_datasets(pending, settings, registry, folder, notify)
         loaded = time.monotonic()
         report = replace(report, load_seconds=loaded - began)
-        todo = []
-        for item in pending:
-            problem = next((broken[k] for k in _keys_of(item, registry) if k in broken), None)
-            if problem is None:
-                todo.append(item)
-            else:
-                store.record_failed(sweep.id, item.key, error=problem, seconds=0.0)
-        counts = {"done": 0, "failed": len(pending) - len(todo)}
+        counts = {"done": 0, "failed": 0}
 
         def record(outcome: _Outcome) -> None:
             if outcome.ok:
@@ -259,9 +255,13 @@ def _run_sweep(
                 )
 
         interrupted = False
-        context = _WorkerContext(paths, settings, str(settings.data_dir.absolute()))
+        context = _WorkerContext(paths, settings, sources)
         used = 1
+        todo = [item for item in pending if item.key not in broken]
         try:
+            for item in pending:
+                if item.key in broken:
+                    record(_Outcome(item.key, False, {}, b"", [], broken[item.key], 0.0))
             local = _Worker(context)
             # The first two items run here: the first warms this process (kernels load on
             # first use), the second says how long an item takes. Worker processes cost
@@ -291,51 +291,69 @@ def _run_sweep(
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _keys_of(item: PendingItem, registry: Any) -> list[DatasetKey]:
-    request = request_from_dict(item.request, registry=registry)
-    return [
-        dataset_key(need.connector, need.trading_pair, need.interval)
-        for need in candle_needs(request, registry)
-    ]
-
-
 def _load_datasets(
     pending: Sequence[PendingItem],
     settings: Settings,
     registry: Any,
     folder: Path,
     notify: Callable[[str], None] | None,
-) -> tuple[dict[DatasetKey, str], dict[DatasetKey, str]]:
-    """Load each dataset once over the union of its windows; write it for the workers.
+) -> tuple[dict[DatasetKey, str], dict[DatasetKey, str], dict[str, str]]:
+    """Load each dataset once per cluster of overlapping windows; write it for the workers.
 
-    Returns the shared files by dataset, and the error of each dataset that could not be
-    loaded (its items are recorded as failed with it; the others run).
+    Windows far apart (two months a year apart) are loaded separately, so a hole between
+    them fails nothing; the clusters of one dataset are then joined into one shared file.
+
+    Returns:
+        The shared file and the ``data_source`` text by dataset, and the error of each item
+        whose candles could not be loaded (recorded as failed; the others run).
     """
-    from hbbacktest.data.preloaded import write_shared
+    from hbbacktest.data.preloaded import join_candles, write_shared
 
-    spans: dict[DatasetKey, tuple[int, int, int]] = {}
+    windows: dict[DatasetKey, list[tuple[int, int, str]]] = {}
     names: dict[DatasetKey, tuple[str, str, str]] = {}
     for item in pending:
         request = request_from_dict(item.request, registry=registry)
         for need in candle_needs(request, registry):
             key = dataset_key(need.connector, need.trading_pair, need.interval)
             names[key] = (need.connector, need.trading_pair, need.interval)
-            lo, hi, warm = spans.get(key, (need.start, need.end, need.warmup_bars))
-            spans[key] = (min(lo, need.start), max(hi, need.end), max(warm, need.warmup_bars))
+            first = need.start - need.warmup_bars * interval_to_seconds(need.interval)
+            windows.setdefault(key, []).append((first, need.end, item.key))
     access = candle_access(settings, notify=notify)
     paths: dict[DatasetKey, str] = {}
-    broken: dict[DatasetKey, str] = {}
-    for number, (key, (lo, hi, warm)) in enumerate(sorted(spans.items())):
+    sources: dict[DatasetKey, str] = {}
+    broken: dict[str, str] = {}
+    for number, key in enumerate(sorted(windows)):
         connector, pair, interval = names[key]
-        try:
-            window = access.candles(connector, pair, interval, lo, hi, warmup_bars=warm)
-        except HbBacktestError as exc:
-            broken[key] = str(exc)
-            continue
-        path = folder / f"{number}.arrow"
-        write_shared(window.candles, path)
-        paths[key] = str(path)
-    return paths, broken
+        parts = []
+        for lo, hi, members in _clusters(windows[key]):
+            try:
+                window = access.candles(connector, pair, interval, lo, hi)
+            except HbBacktestError as exc:
+                broken.update((member, str(exc)) for member in members if member not in broken)
+                continue
+            parts.append(window.candles)
+            sources[key] = window.source
+        if parts:
+            path = folder / f"{number}.arrow"
+            write_shared(join_candles(parts), path)
+            paths[key] = str(path)
+    return paths, sources, broken
+
+
+def _clusters(
+    windows: Sequence[tuple[int, int, str]],
+) -> Iterator[tuple[int, int, list[str]]]:
+    """Overlapping (or touching) windows merged: (first, last, the items reading them)."""
+    ordered = sorted(windows)
+    lo, hi, members = ordered[0][0], ordered[0][1], [ordered[0][2]]
+    for first, last, member in ordered[1:]:
+        if first <= hi:
+            hi = max(hi, last)
+            members.append(member)
+        else:
+            yield lo, hi, members
+            lo, hi, members = first, last, [member]
+    yield lo, hi, members
 
 
 _FEATURE_CACHE_SIZE = 32
@@ -349,7 +367,7 @@ class _WorkerContext:
 
     paths: Mapping[DatasetKey, str]
     settings: Settings
-    source: str
+    sources: Mapping[DatasetKey, str]
 
 
 class _Worker:
@@ -358,7 +376,7 @@ class _Worker:
     def __init__(self, context: _WorkerContext) -> None:
         self.settings = replace(context.settings, offline=True)
         self.registry = build_registry(self.settings)
-        self.candles: PreloadedCandles = preload(context.paths, f"candle store {context.source}")
+        self.candles: PreloadedCandles = preload(context.paths, context.sources)
         # Features by feature key: configs that differ only in spreads compute them once.
         self.features: dict[Hashable, FeatureTable] = {}
 
