@@ -106,6 +106,13 @@ def sweep_run(
         bool | None,
         typer.Option("--offline/--online", help="Never fetch candles / fetch what is missing."),
     ] = None,
+    backend: Annotated[
+        str, typer.Option(help="local (a process pool) or ray (pip install 'hbbacktest[ray]').")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address (ray://host:10001 or auto); default: a local Ray."),
+    ] = None,
     webhook: Annotated[
         str | None,
         typer.Option(
@@ -122,6 +129,10 @@ def sweep_run(
 
     if workers is not None and not 1 <= workers <= 256:
         raise ConfigError(f"--workers = {workers}: expected 1 to 256 worker processes")
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend = {backend!r}: expected local or ray")
+    if address is not None and backend != "ray":
+        raise ConfigError("--address is for --backend ray")
     if webhook is not None and not webhook.startswith(("http://", "https://")):
         raise ConfigError(f"--webhook = {webhook!r}: expected an http(s) URL")
     current = settings(data_dir, controllers_dir)
@@ -140,6 +151,8 @@ def sweep_run(
             progress=bar.update if bar else None,
             notify=lambda note: typer.echo(f"note: {note}", err=True),
             webhook=webhook or spec.get("webhook"),
+            backend=backend,
+            address=address,
         )
     finally:
         if bar is not None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from hbbacktest.config.settings import Settings
 from hbbacktest.controllers.base import FeatureTable
-from hbbacktest.core.errors import HbBacktestError, InternalError
+from hbbacktest.core.errors import ConfigError, HbBacktestError, InternalError
 from hbbacktest.core.time import interval_to_seconds
 from hbbacktest.data.preloaded import DatasetKey, PreloadedCandles, dataset_key, preload
 from hbbacktest.service.backtest import candle_access, candle_needs, request_from_dict, run_backtest
@@ -107,6 +107,8 @@ def run_sweep(
     progress: Callable[[SweepProgress], None] | None = None,
     notify: Callable[[str], None] | None = None,
     webhook: str | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> SweepReport:
     """Run every item of a sweep that is not done yet and store each result as it arrives.
 
@@ -123,6 +125,8 @@ def run_sweep(
         notify: operational notes (a dataset that could not be loaded …).
         webhook: a URL told (JSON POST) how the sweep ended: finished, interrupted or
             failed; a webhook that fails is a note, never a failed sweep.
+        backend: ``local`` (a process pool) or ``ray`` (the extra ``hbbacktest[ray]``).
+        address: the Ray cluster (``ray://host:10001``, ``auto``); None starts a local Ray.
 
     Returns:
         A :class:`SweepReport`; with ``interrupted`` set when Ctrl-C stopped it.
@@ -140,6 +144,8 @@ def run_sweep(
             offline=offline,
             progress=progress,
             notify=notify,
+            backend=backend,
+            address=address,
         )
         return report
     except BaseException as exc:
@@ -195,7 +201,11 @@ def _run_sweep(
     offline: bool | None,
     progress: Callable[[SweepProgress], None] | None,
     notify: Callable[[str], None] | None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> SweepReport:
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     workers = max(1, workers or os.cpu_count() or 1)
     sweep = store.open_sweep(name, dict(spec))
     store.add_items(
@@ -262,7 +272,7 @@ def _run_sweep(
             for item in pending:
                 if item.key in broken:
                     record(_Outcome(item.key, False, {}, b"", [], broken[item.key], 0.0))
-            local = _Worker(context)
+            local = _Worker.mapped(context)
             # The first two items run here: the first warms this process (kernels load on
             # first use), the second says how long an item takes. Worker processes cost
             # about a second each to start; a sweep that would finish sooner here stays here.
@@ -272,7 +282,9 @@ def _run_sweep(
             rest = todo[2:]
             if rest and workers > 1 and min(o.seconds for o in warm) * len(rest) > _POOL_WORTH_S:
                 used = workers
-            if used > 1:
+            if backend == "ray":
+                used = _serve_on_ray(context, rest, record, workers, address)
+            elif used > 1:
                 _serve_in_pool(context, rest, record, workers)
             else:
                 for item in rest:
@@ -356,6 +368,7 @@ def _clusters(
     yield lo, hi, members
 
 
+BACKENDS = ("local", "ray")
 _FEATURE_CACHE_SIZE = 32
 #: Start worker processes only when the items left would take longer than this here.
 _POOL_WORTH_S = 3.0
@@ -371,14 +384,19 @@ class _WorkerContext:
 
 
 class _Worker:
-    """A worker process's state: the mapped candles and the controller registry."""
+    """A worker's state: the candles, the controller registry, reusable features."""
 
-    def __init__(self, context: _WorkerContext) -> None:
-        self.settings = replace(context.settings, offline=True)
+    def __init__(self, settings: Settings, candles: PreloadedCandles) -> None:
+        self.settings = replace(settings, offline=True)
         self.registry = build_registry(self.settings)
-        self.candles: PreloadedCandles = preload(context.paths, context.sources)
+        self.candles = candles
         # Features by feature key: configs that differ only in spreads compute them once.
         self.features: dict[Hashable, FeatureTable] = {}
+
+    @classmethod
+    def mapped(cls, context: _WorkerContext) -> _Worker:
+        """A worker on this machine: the shared Arrow files memory-mapped."""
+        return cls(context.settings, preload(context.paths, context.sources))
 
     def run(self, key: str, request_json: Mapping[str, Any]) -> _Outcome:
         began = time.monotonic()
@@ -440,7 +458,7 @@ def _init_worker(context: _WorkerContext) -> None:
 
     # Ctrl-C reaches the whole process group; the parent decides, workers just stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _PROCESS_WORKER[:] = [_Worker(context)]
+    _PROCESS_WORKER[:] = [_Worker.mapped(context)]
 
 
 def _run_in_worker(key: str, request_json: Mapping[str, Any]) -> _Outcome:
@@ -510,3 +528,95 @@ def _serve_in_pool(
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _serve_on_ray(
+    context: _WorkerContext,
+    todo: Sequence[PendingItem],
+    record: Callable[[_Outcome], None],
+    workers: int,
+    address: str | None,
+) -> int:
+    """Run items on Ray actors; the candles go into Ray's object store once.
+
+    Returns the number of actors used. Results come back to this process, which records
+    them, so the database needs no access from the cluster.
+    """
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError("the ray backend needs Ray: pip install 'hbbacktest[ray]'") from exc
+    if not todo:
+        return 0
+    started = not ray.is_initialized()
+    if started:
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if address:
+            options["address"] = address
+        else:
+            options["num_cpus"] = workers
+        try:
+            ray.init(**options)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot reach the Ray cluster {address or '(local)'}: {exc}"
+            ) from exc
+    try:
+        candles = preload(context.paths, context.sources)
+        # Copied into memory once, then shared: workers on this node read it without a copy.
+        owned = PreloadedCandles(
+            {key: _owned(c) for key, c in candles.datasets.items()}, dict(candles.sources)
+        )
+        candles_ref = ray.put(owned)
+        actor = ray.remote(num_cpus=1)(_RayWorker)
+        count = max(1, min(workers, len(todo)))
+        actors = [actor.remote(context.settings, candles_ref) for _ in range(count)]
+        queue: Iterator[PendingItem] = iter(todo)
+        running: dict[Any, Any] = {}
+        idle = list(actors)
+
+        def submit(worker: Any) -> bool:
+            item = next(queue, None)
+            if item is None:
+                return False
+            running[worker.run.remote(item.key, item.request)] = worker
+            return True
+
+        for worker in list(idle):
+            for _ in range(2):  # two in flight per actor keeps each busy
+                submit(worker)
+        while running:
+            finished, _ = ray.wait(list(running), num_returns=1)
+            for ref in finished:
+                worker = running.pop(ref)
+                record(ray.get(ref))
+                submit(worker)
+        return count
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _owned(candles: Any) -> Any:
+    """A copy of mapped candles that outlives the mapping (for Ray's object store)."""
+    from hbbacktest.data.candles import Candles
+
+    return Candles(
+        candles.ts.copy(),
+        candles.open.copy(),
+        candles.high.copy(),
+        candles.low.copy(),
+        candles.close.copy(),
+        candles.volume.copy(),
+        candles.interval_s,
+    )
+
+
+class _RayWorker:
+    """A Ray actor holding one :class:`_Worker` (registry, feature cache) for many items."""
+
+    def __init__(self, settings: Settings, candles: PreloadedCandles) -> None:
+        self.worker = _Worker(settings, candles)
+
+    def run(self, key: str, request_json: Mapping[str, Any]) -> _Outcome:
+        return self.worker.run(key, request_json)
