@@ -26,7 +26,7 @@ Cases (target in brackets):
   sweep_100         100 pmm_dynamic configs, 30 days, whole `sweep run` at 1 and 2 workers:
                     configs/s, scaling, peak memory [≤ 10 s]
   sweep_1000        1,000 pmm_simple configs over 7 days, 2 workers [≤ 30 s]
-  sweep_scaling     300 pmm_dynamic configs, 30 days, at 1 and 2 workers: scaling efficiency
+  sweep_scaling     8 Hummingbot-file runs (~1.6 s each), 30 days, at 1 and 2 workers: scaling
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Cases (target in brackets):
               BTC-USDT, end to end from the CLI [≤ 10 s]; at 1 and 2 workers: configs/s,
               scaling efficiency, peak memory of the largest process
   sweep_1000  1,000 pmm_simple configs over 7 days, 2 workers [≤ 30 s]
-  sweep_scaling  300 pmm_dynamic configs, 30 days (long enough to start workers) at 1 and 2
-              workers: configs/s and scaling efficiency
+  sweep_scaling  8 runs of Hummingbot's pmm_simple file (compatibility layer, ~1.6 s each),
+              30 days, at 1 and 2 workers: scaling efficiency of the process pool
 """
 
 from __future__ import annotations
@@ -67,14 +67,17 @@ def _spec_100(start: int, end: int) -> dict[str, object]:
     }
 
 
-def _spec_300(start: int, end: int) -> dict[str, object]:
-    spec = _spec_100(start, end)
-    spreads = [f"{a},{b}" for a in (0.5, 1, 1.5) for b in (2, 2.5, 3, 3.5, 4)]
+def _spec_scaling(start: int, end: int) -> dict[str, object]:
+    """8 runs of Hummingbot's own pmm_simple file through the compatibility layer (~1.6 s
+    each): heavy enough per item that worker processes pay off."""
     return {
-        **spec,
-        "name": "bench_pmm_dynamic_300",
-        "grid": {**spec["grid"], "buy_spreads": spreads},
-    }  # type: ignore[dict-item]
+        "name": "bench_hummingbot_scaling",
+        "base": {**PMM_SIMPLE_BASE, "controller_name": "pmm_simple_hb"},
+        "grid": {"take_profit": [0.01, 0.02, 0.03, 0.04], "stop_loss": [0.02, 0.03]},
+        "fixed": {"buy_spreads": "0.002,0.004", "sell_spreads": "0.002,0.004"},
+        "start": start,
+        "end": end,
+    }
 
 
 def _spec_1000(start: int, end: int) -> dict[str, object]:
@@ -89,9 +92,17 @@ def _spec_1000(start: int, end: int) -> dict[str, object]:
     }
 
 
+HB_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "hummingbot_controllers"
+
+
 def _run(spec: Path, data_dir: Path, workers: int) -> tuple[float, int, int]:
     """Wall time, peak RSS (MB, the largest process) and workers used of one `sweep run`."""
-    env = {**os.environ, "HBBACKTEST_DATA_DIR": str(data_dir), "HBBACKTEST_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "HBBACKTEST_DATA_DIR": str(data_dir),
+        "HBBACKTEST_OFFLINE": "1",
+        "HBBACKTEST_CONTROLLERS_DIR": str(HB_DIR),
+    }
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
     out = subprocess.run(
@@ -146,19 +157,19 @@ def bench_sweeps(store: CandleStore, window: tuple[int, int], emit: Emit, chosen
                 )
             print(f"  scaling efficiency 1 → 2 workers asked: {rates[2] / rates[1] / 2:.0%}")
         if "sweep_scaling" in chosen:
-            spec = folder / "sweep_300.yml"
-            spec.write_text(yaml.safe_dump(_spec_300(start, end)))
+            spec = folder / "sweep_scaling.yml"
+            spec.write_text(yaml.safe_dump(_spec_scaling(start, end)))
             rates = {}
             for workers in (1, 2):
                 seconds, peak, used = _run(spec, store.data_dir, workers)
-                rates[workers] = 300 / seconds
+                rates[workers] = 8 / seconds
                 emit(
                     f"sweep_scaling ({workers} worker{'s' * (workers > 1)})",
                     [seconds],
                     "s",
                     "python -m benchmarks --only sweep_scaling",
-                    configs=300,
-                    configs_per_s=round(300 / seconds, 1),
+                    configs=8,
+                    configs_per_s=round(8 / seconds, 2),
                     peak_rss_mb=peak,
                     workers_used=used,
                 )

@@ -276,10 +276,15 @@ def _run_sweep(
             # The first two items run here: the first warms this process (kernels load on
             # first use), the second says how long an item takes. Worker processes cost
             # about a second each to start; a sweep that would finish sooner here stays here.
-            warm = [local.run(item.key, item.request) for item in todo[:2]]
-            for outcome in warm:
-                record(outcome)
-            rest = todo[2:]
+            warm: list[_Outcome] = []
+            for item in todo[:2]:
+                warm.append(local.run(item.key, item.request))
+                record(warm[-1])
+                left = len(todo) - len(warm)
+                # Clearly long even counting the first item's warm-up: start workers now.
+                if warm[0].seconds * left > 10 * _POOL_WORTH_S:
+                    break
+            rest = todo[len(warm) :]
             if rest and workers > 1 and min(o.seconds for o in warm) * len(rest) > _POOL_WORTH_S:
                 used = workers
             if backend == "ray":
