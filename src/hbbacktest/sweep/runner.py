@@ -84,6 +84,10 @@ class SweepReport:
     workers: int
 
 
+class _Stopped(Exception):
+    """``should_stop`` said stop: handled as Ctrl-C (what finished is kept)."""
+
+
 @dataclass(frozen=True)
 class _Outcome:
     key: str
@@ -109,6 +113,7 @@ def run_sweep(
     webhook: str | None = None,
     backend: str = "local",
     address: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SweepReport:
     """Run every item of a sweep that is not done yet and store each result as it arrives.
 
@@ -127,6 +132,8 @@ def run_sweep(
             failed; a webhook that fails is a note, never a failed sweep.
         backend: ``local`` (a process pool) or ``ray`` (the extra ``hbbacktest[ray]``).
         address: the Ray cluster (``ray://host:10001``, ``auto``); None starts a local Ray.
+        should_stop: asked after each finished item; True stops the sweep as Ctrl-C does
+            (the API's cancel: what finished is kept, the report says ``interrupted``).
 
     Returns:
         A :class:`SweepReport`; with ``interrupted`` set when Ctrl-C stopped it.
@@ -146,6 +153,7 @@ def run_sweep(
             notify=notify,
             backend=backend,
             address=address,
+            should_stop=should_stop,
         )
         return report
     except BaseException as exc:
@@ -203,6 +211,7 @@ def _run_sweep(
     notify: Callable[[str], None] | None,
     backend: str = "local",
     address: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> SweepReport:
     if backend not in BACKENDS:
         raise ConfigError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
@@ -263,6 +272,8 @@ def _run_sweep(
                         time.monotonic() - loaded,
                     )
                 )
+            if should_stop is not None and should_stop():
+                raise _Stopped
 
         interrupted = False
         context = _WorkerContext(paths, settings, sources)
@@ -294,7 +305,7 @@ def _run_sweep(
             else:
                 for item in rest:
                     record(local.run(item.key, item.request))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Stopped):
             interrupted = True
         return replace(
             report,

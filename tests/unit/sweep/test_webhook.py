@@ -116,3 +116,38 @@ def test_a_refusing_webhook_is_not_retried() -> None:
         problem = notify_webhook(running.url, {"a": 1}, sleep=lambda _: None)
         assert problem is not None and "HTTP 404" in problem
         assert len(running.bodies) == 1
+
+
+def test_should_stop_cancels_like_ctrl_c_and_the_webhook_says_interrupted(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    spec = SweepSpec.model_validate(
+        {
+            "name": "cancelled",
+            "base": {
+                "controller_name": "pmm_simple",
+                "connector_name": "demo",
+                "trading_pair": "BTC-USDT",
+            },
+            "grid": {"take_profit": [0.002, 0.003, 0.004, 0.005]},
+            "start": "2024-01-08",
+            "end": "2024-01-08T06:00:00",
+        }
+    )
+    settings = Settings(data_dir=tmp_path, offline=True)
+    items = expand(spec, registry=build_registry(settings)).items
+    store = Store(Store.default_url(tmp_path))
+    report = run_sweep(
+        "cancelled",
+        items,
+        spec={},
+        store=store,
+        settings=settings,
+        workers=1,
+        webhook=receiver.url,
+        should_stop=lambda: True,  # the API's cancel, asked after each item
+    )
+    assert (report.done, report.interrupted) == (1, True)
+    (summary,) = store.list_sweeps()
+    assert (summary.done, summary.pending) == (1, 3)
+    assert receiver.bodies[0]["status"] == "interrupted"
