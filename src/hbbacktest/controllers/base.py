@@ -208,6 +208,15 @@ class ControllerBase(ABC, Generic[C]):
         return (type(self).__module__, type(self).__qualname__, values, *map(_digest, series))
 
 
+#: The config fields ``candles_source()`` reads: part of every feature key that reads it.
+CANDLES_SOURCE_FIELDS = (
+    "candles_connector",
+    "candles_trading_pair",
+    "connector_name",
+    "trading_pair",
+)
+
+
 def _digest(named: tuple[Any, Candles]) -> tuple[Any, int, int, str]:
     """A candle series' identity for :meth:`ControllerBase.feature_key`.
 

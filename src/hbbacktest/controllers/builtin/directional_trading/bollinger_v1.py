@@ -7,7 +7,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
 from hbbacktest.config.limits import MAX_LOOKBACK
-from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
+from hbbacktest.controllers.base import (
+    CANDLES_SOURCE_FIELDS,
+    DirectionalTradingControllerBase,
+    FeatureTable,
+    MarketData,
+)
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
 from hbbacktest.indicators import bbands_percent
@@ -48,15 +53,12 @@ class BollingerV1Controller(
     config_class = BollingerV1ControllerConfig
 
     feature_fields = (
+        *CANDLES_SOURCE_FIELDS,
         "bb_length",
         "bb_long_threshold",
         "bb_short_threshold",
         "bb_std",
-        "candles_connector",
-        "candles_trading_pair",
-        "connector_name",
         "interval",
-        "trading_pair",
     )
 
     def compute_features(self, data: MarketData) -> FeatureTable:

@@ -24,7 +24,12 @@ from hbbacktest.config.controller import (
 )
 from hbbacktest.config.limits import MAX_LEVELS_PER_SIDE
 from hbbacktest.config.parsing import blank_to_none, comma_list
-from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
+from hbbacktest.controllers.base import (
+    CANDLES_SOURCE_FIELDS,
+    DirectionalTradingControllerBase,
+    FeatureTable,
+    MarketData,
+)
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
 from hbbacktest.controllers.builtin.directional_trading.bollinger_v1 import BollingerFields
@@ -119,17 +124,14 @@ class DManV3Controller(SingleCandleFeed, DirectionalTradingControllerBase[DManV3
         return list(self.config.dca_spreads), [w / total for w in weights]
 
     feature_fields = (
+        *CANDLES_SOURCE_FIELDS,
         "bb_length",
         "bb_long_threshold",
         "bb_short_threshold",
         "bb_std",
-        "candles_connector",
-        "candles_trading_pair",
-        "connector_name",
         "dynamic_order_spread",
         "dynamic_target",
         "interval",
-        "trading_pair",
     )
 
     def compute_features(self, data: MarketData) -> FeatureTable:

@@ -7,7 +7,12 @@ from pydantic import Field
 
 from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
 from hbbacktest.config.limits import MAX_LOOKBACK
-from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
+from hbbacktest.controllers.base import (
+    CANDLES_SOURCE_FIELDS,
+    DirectionalTradingControllerBase,
+    FeatureTable,
+    MarketData,
+)
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
 from hbbacktest.controllers.builtin.directional_trading.bollinger_v1 import BollingerFields
@@ -38,18 +43,15 @@ class MACDBBV1Controller(
     config_class = MACDBBV1ControllerConfig
 
     feature_fields = (
+        *CANDLES_SOURCE_FIELDS,
         "bb_length",
         "bb_long_threshold",
         "bb_short_threshold",
         "bb_std",
-        "candles_connector",
-        "candles_trading_pair",
-        "connector_name",
         "interval",
         "macd_fast",
         "macd_signal",
         "macd_slow",
-        "trading_pair",
     )
 
     def compute_features(self, data: MarketData) -> FeatureTable:

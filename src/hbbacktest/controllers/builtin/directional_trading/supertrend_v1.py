@@ -7,7 +7,12 @@ from pydantic import Field
 
 from hbbacktest.config.controller import DirectionalTradingControllerConfigBase
 from hbbacktest.config.limits import MAX_LOOKBACK
-from hbbacktest.controllers.base import DirectionalTradingControllerBase, FeatureTable, MarketData
+from hbbacktest.controllers.base import (
+    CANDLES_SOURCE_FIELDS,
+    DirectionalTradingControllerBase,
+    FeatureTable,
+    MarketData,
+)
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.controllers.builtin.directional_trading._signal import signal_from
 from hbbacktest.indicators import supertrend
@@ -38,14 +43,11 @@ class SuperTrendController(SingleCandleFeed, DirectionalTradingControllerBase[Su
     config_class = SuperTrendConfig
 
     feature_fields = (
-        "candles_connector",
-        "candles_trading_pair",
-        "connector_name",
+        *CANDLES_SOURCE_FIELDS,
         "interval",
         "length",
         "multiplier",
         "percentage_threshold",
-        "trading_pair",
     )
 
     def compute_features(self, data: MarketData) -> FeatureTable:

@@ -21,7 +21,12 @@ from pydantic import Field
 
 from hbbacktest.config.controller import MarketMakingControllerConfigBase
 from hbbacktest.config.limits import MAX_LEVELS_PER_SIDE, MAX_LOOKBACK
-from hbbacktest.controllers.base import FeatureTable, MarketData, MarketMakingControllerBase
+from hbbacktest.controllers.base import (
+    CANDLES_SOURCE_FIELDS,
+    FeatureTable,
+    MarketData,
+    MarketMakingControllerBase,
+)
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.indicators import macd, natr, rolling_zscore
 
@@ -53,16 +58,13 @@ class PMMDynamicController(
     config_class = PMMDynamicControllerConfig
 
     feature_fields = (
-        "candles_connector",
-        "candles_trading_pair",
-        "connector_name",
+        *CANDLES_SOURCE_FIELDS,
         "interval",
         "macd_fast",
         "macd_signal",
         "macd_slow",
         "max_records",
         "natr_length",
-        "trading_pair",
     )
 
     def compute_features(self, data: MarketData) -> FeatureTable:

@@ -16,7 +16,13 @@ from pydantic import Field, model_validator
 
 from hbbacktest.config.controller import MarketMakingControllerConfigBase
 from hbbacktest.config.limits import MAX_LOOKBACK
-from hbbacktest.controllers.base import FeatureTable, Level, MarketData, MarketMakingControllerBase
+from hbbacktest.controllers.base import (
+    CANDLES_SOURCE_FIELDS,
+    FeatureTable,
+    Level,
+    MarketData,
+    MarketMakingControllerBase,
+)
 from hbbacktest.controllers.builtin._candles_source import CandlesSourceMixin, SingleCandleFeed
 from hbbacktest.indicators import macd
 
@@ -65,9 +71,7 @@ class PMMDynamic2Controller(
         ]
 
     feature_fields = (
-        "candles_connector",
-        "candles_trading_pair",
-        "connector_name",
+        *CANDLES_SOURCE_FIELDS,
         "interval",
         "macd_fast",
         "macd_signal",
@@ -76,7 +80,6 @@ class PMMDynamic2Controller(
         "min_spread_multiplier",
         "price_adjustment_factor",
         "spread_multiplier_factor",
-        "trading_pair",
     )
 
     def compute_features(self, data: MarketData) -> FeatureTable:
