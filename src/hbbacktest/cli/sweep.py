@@ -119,6 +119,13 @@ def sweep_run(
             help="POST a JSON summary here when the sweep ends (default: the spec's webhook)."
         ),
     ] = None,
+    replace_results: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Delete the stored results of a sweep of the same name made from another spec.",
+        ),
+    ] = False,
     database: Database = None,
     data_dir: DataDir = None,
     controllers_dir: ControllersDir = None,
@@ -153,6 +160,7 @@ def sweep_run(
             webhook=webhook or spec.get("webhook"),
             backend=backend,
             address=address,
+            replace_existing=replace_results,
         )
     finally:
         if bar is not None:
@@ -292,13 +300,16 @@ def sweep_best(
     data_dir: DataDir = None,
 ) -> None:
     """Write the best config of a sweep as a ready-to-run controller YAML."""
-    from hbbacktest.sweep.results import best, write_config
+    from hbbacktest.sweep.results import best, run_command, write_config
 
     current = settings(data_dir)
-    row, config = best(_store(current, database), name, metric=sort, descending=not ascending)
+    row, request = best(_store(current, database), name, metric=sort, descending=not ascending)
     value = row.metrics.get(sort, row.params.get(sort))
     params = ", ".join(f"{k}={v}" for k, v in row.params.items())
+    command = run_command(request, str(output))
     path = write_config(
-        config, output, comment=f"best of sweep {name} by {sort} = {value} ({params})"
+        dict(request["config"]),
+        output,
+        comment=f"best of sweep {name} by {sort} = {value} ({params})\nreproduce: {command}",
     )
-    typer.echo(f"{path}: {sort} = {value}  ({params})")
+    typer.echo(f"{path}: {sort} = {value}  ({params})\nreproduce with: {command}")

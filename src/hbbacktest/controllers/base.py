@@ -220,12 +220,13 @@ CANDLES_SOURCE_FIELDS = (
 def _digest(named: tuple[Any, Candles]) -> tuple[Any, int, int, str]:
     """A candle series' identity for :meth:`ControllerBase.feature_key`.
 
-    Its key, size, interval and a digest of its open times and closes (~0.2 ms for 43k).
+    Its key, size, interval and a digest of every column (~0.5 ms for 43k candles).
     """
     name, candles = named
     digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.ascontiguousarray(candles.ts).data)
-    digest.update(np.ascontiguousarray(candles.close).data)
+    for column in (candles.ts, candles.open, candles.high, candles.low, candles.close):
+        digest.update(np.ascontiguousarray(column).data)
+    digest.update(np.ascontiguousarray(candles.volume).data)
     return name, len(candles), candles.interval_s, digest.hexdigest()
 
 

@@ -21,6 +21,7 @@ from hbbacktest.core.errors import DataMissingError
 from hbbacktest.core.time import format_time, interval_to_seconds
 from hbbacktest.data.access import CandleWindow, window_warnings
 from hbbacktest.data.candles import COLUMNS, Candles
+from hbbacktest.data.sources.venues import VENUES
 from hbbacktest.data.store import canonical_interval
 
 DatasetKey = tuple[str, str, str]
@@ -111,7 +112,9 @@ class PreloadedCandles:
                 f"no {key[2]} candles for {connector} {key[1]} in {format_time(first)} – "
                 f"{format_time(end)} UTC"
             )
-        notes = window_warnings(candles, connector, key[1], key[2], first, start, end)
+        notes = window_warnings(
+            candles, connector, key[1], key[2], first, start, end, venue=VENUES.get(connector)
+        )
         return CandleWindow(candles, first, start, end, tuple(notes), self.sources.get(key, ""))
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Connection, RowMapping, case, func, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement, KeyedColumnElement
 
@@ -178,8 +178,31 @@ class SweepRepository:
             row = conn.execute(stmt).one()
         return SweepRecord(row.id, row.name, row.spec, row.created_at, row.updated_at)
 
+    def find_sweep(self, name: str) -> SweepRecord | None:
+        """The sweep called ``name``, or None."""
+        query = select(
+            sweep.c.id, sweep.c.name, sweep.c.spec, sweep.c.created_at, sweep.c.updated_at
+        ).where(sweep.c.name == name)
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return SweepRecord(row.id, row.name, row.spec, row.created_at, row.updated_at)
+
+    def delete_sweep(self, name: str) -> int:
+        """Delete a sweep and its items (in one transaction); the number of items deleted.
+
+        Raises:
+            ConfigError: no sweep has that name (with a did-you-mean).
+        """
+        with self._db.write() as conn:
+            sweep_id = self._sweep_id(conn, name)
+            deleted = conn.execute(delete(sweep_item).where(sweep_item.c.sweep_id == sweep_id))
+            conn.execute(delete(sweep).where(sweep.c.id == sweep_id))
+        return int(deleted.rowcount or 0)
+
     def add_items(self, sweep_id: int, items: Sequence[NewItem]) -> int:
-        """Add items to a sweep, ignoring those whose key it already has; one transaction.
+        """Add items to a sweep; one it already has keeps its status and results.
 
         Returns:
             How many were new (a key given twice in ``items`` counts once).
@@ -215,12 +238,39 @@ class SweepRepository:
                     .on_conflict_do_nothing(
                         index_elements=[sweep_item.c.sweep_id, sweep_item.c.key]
                     )
-                    .returning(sweep_item.c.id)
+                    .returning(sweep_item.c.key)
                 )
-                added += len(conn.execute(stmt).all())
+                new = {row.key for row in conn.execute(stmt)}
+                added += len(new)
+                # Items the sweep had already take this spec's index and parameter names (a
+                # spec that added a window names it on every item); results stay as they are.
+                again = [
+                    {"s": sweep_id, "k": row["key"], "i": row["index"], "p": row["params"]}
+                    for row in chunk
+                    if row["key"] not in new
+                ]
+                if again:
+                    conn.execute(
+                        update(sweep_item)
+                        .where(
+                            sweep_item.c.sweep_id == bindparam("s"),
+                            sweep_item.c.key == bindparam("k"),
+                        )
+                        .values(
+                            index=bindparam("i"),
+                            params=bindparam("p", type_=sweep_item.c.params.type),
+                        ),
+                        again,
+                    )
             if added:
                 self._touch(conn, sweep_id)
         return added
+
+    def keys(self, sweep_id: int) -> set[str]:
+        """The keys of every item of a sweep."""
+        with self._db.read() as conn:
+            query = select(sweep_item.c.key).where(sweep_item.c.sweep_id == sweep_id)
+            return set(conn.execute(query).scalars())
 
     def pending(self, sweep_id: int) -> list[PendingItem]:
         """Items not done yet, failed ones included (a new run retries them), by index."""

@@ -111,11 +111,32 @@ def best(
     if blob is None:
         raise DataError(f"sweep {name!r}: item {row.key[:12]} has no stored summary")
     document = json.loads(zlib.decompress(blob))
-    return row, dict(document["request"]["config"])
+    return row, dict(document["request"])
+
+
+def run_command(request: dict[str, Any], config_path: str) -> str:
+    """The ``hbbacktest run`` line that reproduces a sweep item from its config file."""
+    from hbbacktest.core.time import format_time
+
+    def iso(ts: int) -> str:
+        return format_time(ts).replace(" ", "T") + "Z"
+
+    parts = [
+        f"hbbacktest run {config_path}",
+        f"--start {iso(request['start'])} --end {iso(request['end'])}",
+        f"--resolution {request.get('backtesting_resolution', '1m')}",
+        f"--trade-cost {request.get('trade_cost', 0.0006)}",
+        f"--fill-model {request.get('fill_model', 'hummingbot')}",
+    ]
+    if request.get("candles_connector"):
+        parts.append(f"--candles-connector {request['candles_connector']}")
+    if request.get("candles_trading_pair"):
+        parts.append(f"--candles-pair {request['candles_trading_pair']}")
+    return " ".join(parts)
 
 
 def write_config(config: dict[str, Any], path: str | os.PathLike[str], *, comment: str) -> Path:
-    """Write a controller config as YAML, atomically, with a comment line on top.
+    """Write a controller config as YAML, atomically, with comment lines on top.
 
     Raises:
         OutputError: the file cannot be written.
@@ -123,7 +144,8 @@ def write_config(config: dict[str, Any], path: str | os.PathLike[str], *, commen
     import yaml
 
     target = Path(path)
-    text = f"# {comment}\n" + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    header = "".join(f"# {line}\n" for line in comment.splitlines())
+    text = header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")

@@ -30,7 +30,6 @@ from typing import Any
 from hbbacktest.config.settings import Settings
 from hbbacktest.controllers.base import FeatureTable
 from hbbacktest.core.errors import ConfigError, HbBacktestError, InternalError
-from hbbacktest.core.time import interval_to_seconds
 from hbbacktest.data.preloaded import DatasetKey, PreloadedCandles, dataset_key, preload
 from hbbacktest.service.backtest import candle_access, candle_needs, request_from_dict, run_backtest
 from hbbacktest.service.controllers import build_registry
@@ -84,6 +83,14 @@ class SweepReport:
     workers: int
 
 
+def _cores() -> int:
+    """The cores this process may use (a CPU quota or affinity counts, not the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class _Stopped(Exception):
     """``should_stop`` said stop: handled as Ctrl-C (what finished is kept)."""
 
@@ -114,6 +121,7 @@ def run_sweep(
     backend: str = "local",
     address: str | None = None,
     should_stop: Callable[[], bool] | None = None,
+    replace_existing: bool = False,
 ) -> SweepReport:
     """Run every item of a sweep that is not done yet and store each result as it arrives.
 
@@ -134,6 +142,9 @@ def run_sweep(
         address: the Ray cluster (``ray://host:10001``, ``auto``); None starts a local Ray.
         should_stop: asked after each finished item; True stops the sweep as Ctrl-C does
             (the API's cancel: what finished is kept, the report says ``interrupted``).
+        replace_existing: a sweep of this name holding configs this spec does not have is
+            deleted first; without it, that is a ConfigError (results of two specs never
+            mix). A spec that only adds configs resumes.
 
     Returns:
         A :class:`SweepReport`; with ``interrupted`` set when Ctrl-C stopped it.
@@ -154,6 +165,7 @@ def run_sweep(
             backend=backend,
             address=address,
             should_stop=should_stop,
+            replace_existing=replace_existing,
         )
         return report
     except BaseException as exc:
@@ -212,10 +224,31 @@ def _run_sweep(
     backend: str = "local",
     address: str | None = None,
     should_stop: Callable[[], bool] | None = None,
+    replace_existing: bool = False,
 ) -> SweepReport:
     if backend not in BACKENDS:
         raise ConfigError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
-    workers = max(1, workers or os.cpu_count() or 1)
+    if backend == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:  # said before any work, not after
+            raise ConfigError("the ray backend needs Ray: pip install 'hbbacktest[ray]'")
+    workers = max(1, workers or _cores())
+    existing = store.find_sweep(name)
+    stale: set[str] = set()
+    if existing is not None:
+        stale = store.keys(existing.id) - {item.key for item in items}
+        if stale and not replace_existing:
+            raise ConfigError(
+                f"a sweep named {name!r} is stored with {len(stale)} config(s) this spec does "
+                "not have; their results would mix with this one's. Give this spec another "
+                "name, or run with --replace to delete the stored results first (a spec that "
+                "only adds configs resumes)"
+            )
+        if stale:
+            store.delete_sweep(name)
+    if existing is not None and set(spec) == {"expanded_from"} and not stale:
+        spec = existing.spec  # an expanded items file keeps the spec the sweep was made from
     sweep = store.open_sweep(name, dict(spec))
     store.add_items(
         sweep.id,
@@ -296,7 +329,8 @@ def _run_sweep(
                 if warm[0].seconds * left > 10 * _POOL_WORTH_S:
                     break
             rest = todo[len(warm) :]
-            if rest and workers > 1 and min(o.seconds for o in warm) * len(rest) > _POOL_WORTH_S:
+            timed = [o.seconds for o in warm if o.ok]  # a failure says nothing about time
+            if rest and workers > 1 and timed and min(timed) * len(rest) > _POOL_WORTH_S:
                 used = workers
             if backend == "ray":
                 used = _serve_on_ray(context, rest, record, workers, address)
@@ -326,10 +360,7 @@ def _load_datasets(
     folder: Path,
     notify: Callable[[str], None] | None,
 ) -> tuple[dict[DatasetKey, str], dict[DatasetKey, str], dict[str, str]]:
-    """Load each dataset once per cluster of overlapping windows; write it for the workers.
-
-    Windows far apart (two months a year apart) are loaded separately, so a hole between
-    them fails nothing; the clusters of one dataset are then joined into one shared file.
+    """Load every window of every dataset the items read; write each dataset for the workers.
 
     Returns:
         The shared file and the ``data_source`` text by dataset, and the error of each item
@@ -337,15 +368,18 @@ def _load_datasets(
     """
     from hbbacktest.data.preloaded import join_candles, write_shared
 
-    windows: dict[DatasetKey, list[tuple[int, int, str]]] = {}
+    # Each distinct (start, end, warm-up) window is loaded on its own: a window the cache
+    # lacks fails only its items, and a missing warm-up is the warning CandleAccess gives,
+    # never a failure. The windows of one dataset are then joined into one shared file.
+    windows: dict[DatasetKey, dict[tuple[int, int, int], list[str]]] = {}
     names: dict[DatasetKey, tuple[str, str, str]] = {}
     for item in pending:
         request = request_from_dict(item.request, registry=registry)
         for need in candle_needs(request, registry):
             key = dataset_key(need.connector, need.trading_pair, need.interval)
             names[key] = (need.connector, need.trading_pair, need.interval)
-            first = need.start - need.warmup_bars * interval_to_seconds(need.interval)
-            windows.setdefault(key, []).append((first, need.end, item.key))
+            window = (need.start, need.end, need.warmup_bars)
+            windows.setdefault(key, {}).setdefault(window, []).append(item.key)
     access = candle_access(settings, notify=notify)
     paths: dict[DatasetKey, str] = {}
     sources: dict[DatasetKey, str] = {}
@@ -353,35 +387,19 @@ def _load_datasets(
     for number, key in enumerate(sorted(windows)):
         connector, pair, interval = names[key]
         parts = []
-        for lo, hi, members in _clusters(windows[key]):
+        for (start, end, warm), members in sorted(windows[key].items()):
             try:
-                window = access.candles(connector, pair, interval, lo, hi)
+                loaded = access.candles(connector, pair, interval, start, end, warmup_bars=warm)
             except HbBacktestError as exc:
-                broken.update((member, str(exc)) for member in members if member not in broken)
+                broken.update((m, str(exc)) for m in members if m not in broken)
                 continue
-            parts.append(window.candles)
-            sources[key] = window.source
+            parts.append(loaded.candles)
+            sources[key] = loaded.source
         if parts:
             path = folder / f"{number}.arrow"
             write_shared(join_candles(parts), path)
             paths[key] = str(path)
     return paths, sources, broken
-
-
-def _clusters(
-    windows: Sequence[tuple[int, int, str]],
-) -> Iterator[tuple[int, int, list[str]]]:
-    """Overlapping (or touching) windows merged: (first, last, the items reading them)."""
-    ordered = sorted(windows)
-    lo, hi, members = ordered[0][0], ordered[0][1], [ordered[0][2]]
-    for first, last, member in ordered[1:]:
-        if first <= hi:
-            hi = max(hi, last)
-            members.append(member)
-        else:
-            yield lo, hi, members
-            lo, hi, members = first, last, [member]
-    yield lo, hi, members
 
 
 BACKENDS = ("local", "ray")
@@ -469,12 +487,26 @@ class _Worker:
 _PROCESS_WORKER: list[_Worker] = []
 
 
-def _init_worker(context: _WorkerContext) -> None:
+def _init_worker(context: _WorkerContext, parent: int) -> None:
     import signal
+    import threading
 
     # Ctrl-C reaches the whole process group; the parent decides, workers just stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _PROCESS_WORKER[:] = [_Worker.mapped(context)]
+
+    def watch() -> None:
+        # A parent killed with -9 cannot stop its workers: they notice and leave.
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except OSError:
+                pass
+
+    threading.Thread(target=watch, name="hbbacktest-parent-watch", daemon=True).start()
 
 
 def _run_in_worker(key: str, request_json: Mapping[str, Any]) -> _Outcome:
@@ -507,7 +539,7 @@ def _serve_in_pool(
         max_workers=workers,
         mp_context=_worker_context(),
         initializer=_init_worker,
-        initargs=(context,),
+        initargs=(context, os.getpid()),
     )
     queue: Iterator[PendingItem] = iter(todo)
     running: dict[Future[_Outcome], str] = {}
@@ -526,11 +558,14 @@ def _serve_in_pool(
                 key = running.pop(future)
                 try:
                     outcome = future.result()
-                except BrokenProcessPool as exc:
-                    # A worker died (out of memory, a crash in native code): the pool is gone.
+                except BrokenProcessPool:
+                    # A worker died (out of memory, a crash in native code): the pool is gone,
+                    # and which in-flight item killed it is unknown.
+                    suspects = ", ".join(sorted(k[:12] for k in [key, *running.values()]))
                     raise InternalError(
-                        f"a sweep worker process died while running item {key[:12]} ({exc}); "
-                        "what finished is stored: run the same command again to resume"
+                        "a sweep worker process died (out of memory, or a crash in native "
+                        f"code) while running one of the items {suspects}; what finished is "
+                        "stored: run the same command again to resume"
                     ) from None
                 record(outcome)
                 following = next(queue, None)
@@ -563,7 +598,7 @@ def _serve_on_ray(
     except ImportError as exc:
         raise ConfigError("the ray backend needs Ray: pip install 'hbbacktest[ray]'") from exc
     if not todo:
-        return 0
+        return 1
     started = not ray.is_initialized()
     if started:
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -54,8 +55,14 @@ def notify_webhook(
             problem = f"HTTP {exc.code} {exc.reason}"
             if exc.code < 500 and exc.code != 429:
                 break  # the webhook refuses this request: asking again will not help
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            problem = str(getattr(exc, "reason", exc))
+        except Exception as exc:  # never raises: a webhook cannot fail a sweep
+            problem = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
         if attempt + 1 < ATTEMPTS:
             sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
-    return f"the webhook {url} was not told how the sweep ended ({problem})"
+    return f"the webhook {_site(url)} was not told how the sweep ended ({problem})"
+
+
+def _site(url: str) -> str:
+    """Scheme and host only: a webhook's path is often its secret (Slack, Discord)."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}/…"

@@ -24,7 +24,7 @@ from hbbacktest.metrics.encode import results_json
 from hbbacktest.service.backtest import load_controller_config, request_from_dict, run_backtest
 from hbbacktest.store import Store
 from hbbacktest.sweep import SweepSpec, expand
-from hbbacktest.sweep.results import DEFAULT_METRIC, best, export, table, write_config
+from hbbacktest.sweep.results import DEFAULT_METRIC, best, export, run_command, table, write_config
 from hbbacktest.sweep.runner import run_sweep
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -222,12 +222,12 @@ def test_best_is_the_top_item_by_a_metric_either_way(store: Store) -> None:
         top, config = best(store, "grid", metric=metric)
         assert top.metrics[metric] == max(values)
         request = store.request("grid", top.key)
-        assert request is not None and config == request["config"]
+        assert request is not None and config == request
         low, low_config = best(store, "grid", metric=metric, descending=False)
         assert low.metrics[metric] == min(values)
         assert low.key != top.key
         request = store.request("grid", low.key)
-        assert request is not None and low_config == request["config"]
+        assert request is not None and low_config == request
     default, _ = best(store, "grid")
     assert default.metrics[DEFAULT_METRIC] == max(r.metrics[DEFAULT_METRIC] for r in rows)
 
@@ -252,7 +252,11 @@ def test_best_of_an_unknown_metric_or_sweep_or_nothing_done(store: Store) -> Non
 def test_the_best_config_written_as_yaml_loads_back_and_runs_to_the_same_result(
     store: Store, registry: ControllerRegistry, settings: Settings, tmp_path: Path
 ) -> None:
-    row, config = best(store, "grid", metric="sharpe_ratio")
+    row, request_json = best(store, "grid", metric="sharpe_ratio")
+    config = request_json["config"]
+    command = run_command(request_json, "best.yml")
+    assert command.startswith("hbbacktest run best.yml --start 2024-01-08T00:00:00Z")
+    assert "--trade-cost 0.0006 --fill-model hummingbot" in command
     path = write_config(config, tmp_path / "best.yml", comment="best of sweep grid by sharpe")
     assert path == (tmp_path / "best.yml").absolute()
     text = path.read_text(encoding="utf-8")

@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, func, make_url, select, text
 from hbbacktest.config.settings import Settings
 from hbbacktest.controllers.builtin.market_making.pmm_dynamic import PMMDynamicController
 from hbbacktest.controllers.registry import ControllerRegistry
-from hbbacktest.core.errors import ControllerError, DataMissingError
+from hbbacktest.core.errors import ConfigError, ControllerError, DataMissingError
 from hbbacktest.core.time import parse_time
 from hbbacktest.data.sources.demo import DEMO_END, demo_candles
 from hbbacktest.data.store import CandleStore
@@ -476,9 +476,32 @@ def test_a_changed_spec_under_the_same_name_runs_its_own_items_only(
     report = sweep("same", list(expand(first, registry=registry)), store, settings, workers=1)
     assert (report.done, report.failed) == (2, 2)
     changed = make_spec(name="same", base=BASE, grid={"take_profit": [0.003]}, **DAY_1)
-    report = sweep("same", list(expand(changed, registry=registry)), store, settings, workers=1)
-    assert report.skipped >= 0
-    assert report.skipped + report.done + report.failed == report.items == 1
+    items = list(expand(changed, registry=registry))
+    # results of two specs never mix: refused, unless the old results are replaced
+    with pytest.raises(ConfigError, match="stored with 4 config"):
+        sweep("same", items, store, settings, workers=1)
+    report = run_sweep(
+        "same", items, spec={}, store=store, settings=settings, workers=1, replace_existing=True
+    )
+    assert (report.items, report.done, report.failed, report.skipped) == (1, 1, 0, 0)
+    assert [row.params for row in store.results("same", include_failed=True)] == [
+        {"take_profit": 0.003}
+    ]
+
+
+def test_a_spec_that_adds_a_window_resumes_and_names_it_on_every_item(
+    store: Store, registry: ControllerRegistry, settings: Settings
+) -> None:
+    one = make_spec(name="grow", base=BASE, grid={"take_profit": [0.002]}, windows=[DAY_1])
+    sweep("grow", list(expand(one, registry=registry)), store, settings, workers=1)
+    two = make_spec(
+        name="grow", base=BASE, grid={"take_profit": [0.002]}, windows=[DAY_1, NO_CANDLES]
+    )
+    report = sweep("grow", list(expand(two, registry=registry)), store, settings, workers=1)
+    assert (report.items, report.skipped, report.failed) == (2, 1, 1)
+    stored = store.results("grow", include_failed=True)
+    assert [sorted(row.params) for row in stored] == [["take_profit", "window"]] * 2
+    assert sorted(row.index for row in stored) == [0, 1]
 
 
 # -- Ctrl-C --------------------------------------------------------------------------------------
