@@ -33,9 +33,9 @@ Database = Annotated[
 
 
 def _store(current: Settings, database: str | None) -> Store:
-    from hbbacktest.store import Store
+    from hbbacktest.sweep.results import open_store
 
-    return Store(database or current.database_url or Store.default_url(current.data_dir))
+    return open_store(current, database)
 
 
 def _is_items_file(source: Path) -> bool:
@@ -255,9 +255,8 @@ def sweep_results(
     data_dir: DataDir = None,
 ) -> None:
     """Show (or export) a sweep's results: one column per parameter and per metric."""
-    from hbbacktest.store import parse_condition
     from hbbacktest.sweep.results import export as export_table
-    from hbbacktest.sweep.results import table
+    from hbbacktest.sweep.results import parse_condition, table
 
     current = settings(data_dir)
     rows = _store(current, database).results(

@@ -13,11 +13,36 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hbbacktest.config.settings import Settings
 from hbbacktest.core.errors import ConfigError, DataError, OutputError
-from hbbacktest.store import ResultRow, Store
+from hbbacktest.store import ResultRow, Store, parse_condition
+
+__all__ = [
+    "DEFAULT_METRIC",
+    "best",
+    "export",
+    "open_store",
+    "parse_condition",
+    "run_command",
+    "table",
+    "write_config",
+]
 
 #: The metric ``sweep best`` ranks by when none is given.
 DEFAULT_METRIC = "net_pnl_quote"
+
+
+def open_store(settings: Settings, url: str | None = None) -> Store:
+    """The results database a face should use.
+
+    ``url``, else the settings' ``database_url``, else SQLite in the data directory
+    (``<data dir>/hbbacktest.db``).
+
+    Raises:
+        ConfigError: a bad URL, a missing driver, a server that does not answer.
+        OutputError: the SQLite file cannot be created.
+    """
+    return Store(url or settings.database_url or Store.default_url(settings.data_dir))
 
 
 def table(rows: Sequence[ResultRow]) -> tuple[list[str], list[list[Any]]]:
