@@ -68,6 +68,9 @@ def test_ctrl_c_during_a_run_exits_130(tmp_path: Path) -> None:
         [sys.executable, "-m", "hbbacktest", "run", str(config), "--controllers-dir", str(HOSTILE),
          "--start", "2024-01-08", "--end", "2024-01-09", "--output", str(tmp_path / "r.json")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # A suite started in the background (`cmd &` without job control) ignores SIGINT,
+        # and children inherit that: give this one the default a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         # Wait until the controller's code is spinning, then press Ctrl-C.
