@@ -289,3 +289,74 @@ def test_two_workers_store_what_one_worker_stores(
     final = read_items(database)
     assert [row[1] for row in final] == ["done"] * ITEMS
     assert {key: metrics for key, _, metrics, *_ in final} == one_worker
+
+
+CRASHING_CONTROLLER = '''\
+"""A market maker that kills its own process on one config (tests only)."""
+
+import os
+
+import numpy as np
+
+from hbbacktest.config.controller import MarketMakingControllerConfigBase
+from hbbacktest.controllers.base import FeatureTable, MarketData, MarketMakingControllerBase
+
+
+class CrashMMConfig(MarketMakingControllerConfigBase):
+    controller_name: str = "crash_mm"
+    crash: bool = False
+
+
+class CrashMMController(MarketMakingControllerBase[CrashMMConfig]):
+    def compute_features(self, data: MarketData) -> FeatureTable:
+        if self.config.crash:
+            os._exit(9)  # as a segfault or the OOM killer would: no exception, no cleanup
+        bars = data.bars
+        columns = {"reference_price": bars.close, "spread_multiplier": np.ones(len(bars))}
+        return FeatureTable(ts=bars.ts, interval_s=bars.interval_s, columns=columns)
+'''
+
+
+def test_a_config_that_kills_the_process_is_recorded_failed_on_the_next_run(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "controllers" / "market_making"
+    folder.mkdir(parents=True)
+    (folder / "crash_mm.py").write_text(CRASHING_CONTROLLER)
+    spec = tmp_path / "crash.yml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "name": "crashing",
+                "base": {
+                    "controller_name": "crash_mm",
+                    "controller_type": "market_making",
+                    "connector_name": "demo",
+                    "trading_pair": "BTC-USDT",
+                    "total_amount_quote": 1000,
+                    "buy_spreads": "0.01",
+                    "sell_spreads": "0.01",
+                },
+                "grid": {"crash": [True, False], "take_profit": [0.01, 0.02]},
+                "start": "2024-01-08",
+                "end": "2024-01-08T12:00:00",
+            }
+        )
+    )
+    command = [
+        sys.executable, "-m", "hbbacktest", "sweep", "run", str(spec), "--workers", "1",
+        "--controllers-dir", str(tmp_path / "controllers"),
+    ]  # fmt: skip
+    env = {**os.environ, "HBBACKTEST_DATA_DIR": str(tmp_path / "data")}
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 9  # the crash took the sweep down, before anything was stored
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 9  # the next crashing config (each one is met once)
+    third = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "4 configs; 2 done and 2 failed in this run" in third.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "hbbacktest", "sweep", "results", "crashing", "--failed"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert listed.stdout.count("the sweep process died while running this config") == 2

@@ -91,6 +91,70 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+_CRASHED = (
+    "the sweep process died while running this config (a crash in native code, or the "
+    "out-of-memory killer); it was not run again. Run it alone with hbbacktest run to see why"
+)
+
+
+class _InFlight:
+    """A marker file naming the item this process is running right now.
+
+    A crash that kills the process (not an exception) leaves it behind, so the next run of the
+    sweep records that item as failed instead of dying on it again and again.
+    """
+
+    def __init__(self, data_dir: Path, name: str) -> None:
+        self.path = data_dir / ".sweeps" / f"{name}.inflight"
+        self.log = data_dir / ".sweeps" / f"{name}.crashed"
+
+    def crashed(self) -> set[str]:
+        """Items that killed an earlier run: the one left in flight joins the log."""
+        try:
+            left = self.path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            left = ""
+        if left:
+            try:
+                with open(self.log, "a", encoding="ascii") as handle:
+                    handle.write(left + "\n")
+            except OSError:
+                pass
+            self.clear()
+        try:
+            known = set(self.log.read_text(encoding="ascii").split())
+        except (OSError, UnicodeDecodeError):
+            known = set()
+        return known | ({left} if left else set())
+
+    def set(self, key: str) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(key, encoding="ascii")
+        except OSError:
+            pass  # best effort: a read-only data dir must not stop the sweep
+
+    def clear(self) -> None:
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+class _InProcess:
+    """Runs items in this process, each under the in-flight marker."""
+
+    def __init__(self, worker: _Worker, marker: _InFlight) -> None:
+        self.worker = worker
+        self.marker = marker
+
+    def run(self, key: str, request_json: Mapping[str, Any]) -> _Outcome:
+        self.marker.set(key)
+        outcome = self.worker.run(key, request_json)
+        self.marker.clear()
+        return outcome
+
+
 class _Stopped(Exception):
     """``should_stop`` said stop: handled as Ctrl-C (what finished is kept)."""
 
@@ -247,6 +311,7 @@ def _run_sweep(
             )
         if stale:
             store.delete_sweep(name)
+            (settings.data_dir / ".sweeps" / f"{name}.crashed").unlink(missing_ok=True)
     if existing is not None and set(spec) == {"expanded_from"} and not stale:
         spec = existing.spec  # an expanded items file keeps the spec the sweep was made from
     sweep = store.open_sweep(name, dict(spec))
@@ -312,11 +377,18 @@ def _run_sweep(
         context = _WorkerContext(paths, settings, sources)
         used = 1
         todo = [item for item in pending if item.key not in broken]
+        marker = _InFlight(settings.data_dir, name)
+        crashed = marker.crashed()
         try:
             for item in pending:
                 if item.key in broken:
                     record(_Outcome(item.key, False, {}, b"", [], broken[item.key], 0.0))
-            local = _Worker.mapped(context)
+                elif item.key in crashed:
+                    # An earlier run of this sweep died inside this item (a crash in native
+                    # code, the OOM killer): it stays failed instead of killing every resume.
+                    record(_Outcome(item.key, False, {}, b"", [], _CRASHED, 0.0))
+            todo = [item for item in todo if item.key not in crashed]
+            local = _InProcess(_Worker.mapped(context), marker)
             # The first two items run here: the first warms this process (kernels load on
             # first use), the second says how long an item takes. Worker processes cost
             # about a second each to start; a sweep that would finish sooner here stays here.
@@ -341,6 +413,7 @@ def _run_sweep(
                     record(local.run(item.key, item.request))
         except (KeyboardInterrupt, _Stopped):
             interrupted = True
+        marker.clear()
         return replace(
             report,
             workers=used,
