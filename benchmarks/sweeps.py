@@ -132,48 +132,47 @@ def _run(spec: Path, data_dir: Path, workers: int) -> tuple[float, int, int]:
     return seconds, peak // 1024, int(used.group(1)) if used else 0
 
 
+def _at_1_and_2_workers(
+    name: str,
+    spec: dict[str, object],
+    configs: int,
+    folder: Path,
+    store: CandleStore,
+    emit: Emit,
+    **extra: object,
+) -> None:
+    """One case at 1 and 2 workers, and the scaling efficiency between them."""
+    path = folder / f"{name}.yml"
+    path.write_text(yaml.safe_dump(spec))
+    rates = {}
+    for workers in (1, 2):
+        seconds, peak, used = _run(path, store.data_dir, workers)
+        rates[workers] = configs / seconds
+        emit(
+            f"{name} ({workers} worker{'s' * (workers > 1)})",
+            [seconds],
+            "s",
+            f"python -m benchmarks --only {name}",
+            configs=configs,
+            configs_per_s=round(configs / seconds, 2),
+            peak_rss_mb=peak,
+            workers_used=used,
+            **extra,
+        )
+    print(f"  scaling efficiency 1 → 2 workers asked: {rates[2] / rates[1] / 2:.0%}")
+
+
 def bench_sweeps(store: CandleStore, window: tuple[int, int], emit: Emit, chosen: set[str]) -> None:
     """The sweep cases; each run starts from an empty results database."""
     folder = Path(tempfile.mkdtemp(prefix="hbbacktest-bench-sweep-"))
     try:
         start, end = window
         if "sweep_100" in chosen:
-            spec = folder / "sweep_100.yml"
-            spec.write_text(yaml.safe_dump(_spec_100(start, end)))
-            rates = {}
-            for workers in (1, 2):
-                seconds, peak, used = _run(spec, store.data_dir, workers)
-                rates[workers] = 100 / seconds
-                emit(
-                    f"sweep_100 ({workers} worker{'s' * (workers > 1)})",
-                    [seconds],
-                    "s",
-                    "python -m benchmarks --only sweep_100",
-                    configs=100,
-                    configs_per_s=round(100 / seconds, 1),
-                    peak_rss_mb=peak,
-                    workers_used=used,
-                    target="<= 10 s",
-                )
-            print(f"  scaling efficiency 1 → 2 workers asked: {rates[2] / rates[1] / 2:.0%}")
+            _at_1_and_2_workers(
+                "sweep_100", _spec_100(start, end), 100, folder, store, emit, target="<= 10 s"
+            )
         if "sweep_scaling" in chosen:
-            spec = folder / "sweep_scaling.yml"
-            spec.write_text(yaml.safe_dump(_spec_scaling(start, end)))
-            rates = {}
-            for workers in (1, 2):
-                seconds, peak, used = _run(spec, store.data_dir, workers)
-                rates[workers] = 8 / seconds
-                emit(
-                    f"sweep_scaling ({workers} worker{'s' * (workers > 1)})",
-                    [seconds],
-                    "s",
-                    "python -m benchmarks --only sweep_scaling",
-                    configs=8,
-                    configs_per_s=round(8 / seconds, 2),
-                    peak_rss_mb=peak,
-                    workers_used=used,
-                )
-            print(f"  scaling efficiency 1 → 2 workers: {rates[2] / rates[1] / 2:.0%}")
+            _at_1_and_2_workers("sweep_scaling", _spec_scaling(start, end), 8, folder, store, emit)
         if "sweep_1000" in chosen:
             spec = folder / "sweep_1000.yml"
             spec.write_text(yaml.safe_dump(_spec_1000(start, start + 7 * 86_400)))
