@@ -782,26 +782,13 @@ class CandleStore:
         fix = f"Replace the file with: {_fix_command(target.parent.name, pair, name)}"
         try:
             schema = pq.read_schema(target)
-        except OSError as exc:
+            ranges = _record(schema.metadata)
+        except (*_arrow_errors(), _Corrupt) as exc:  # type: ignore[misc]
             _raise_if_io_error(exc, target)
             raise DatasetCorruptError(
                 f"{target.absolute()}: cannot read the stored candles: {exc}. {fix}"
             ) from None
-        except _arrow_errors() as exc:
-            raise DatasetCorruptError(
-                f"{target.absolute()}: cannot read the stored candles: {exc}. {fix}"
-            ) from None
-        raw = (schema.metadata or {}).get(_COVERAGE_KEY)
-        if raw is not None:
-            try:
-                ranges = ranges_from_json(json.loads(raw))
-            except ValueError:
-                ranges = None
-            if ranges is None:
-                raise DatasetCorruptError(
-                    f"{target.absolute()}: its coverage record (hbbacktest.coverage metadata) "
-                    f"is unreadable. {fix}"
-                )
+        if ranges is not None:
             return merge_ranges(ranges, step)
         return _coverage_of(None, self._load_file(target, step))
 
@@ -929,23 +916,36 @@ def _read_dataset(path: Path, step: int) -> tuple[Candles, list[Range]]:
         )
     except DataError as exc:
         raise _Corrupt(str(exc).removeprefix("stored candles: ")) from None
-    covered = _coverage_of(schema.metadata, candles)
-    if covered is None:
-        raise _Corrupt("its coverage record (hbbacktest.coverage metadata) is unreadable")
-    return candles, covered
+    return candles, _coverage_of(schema.metadata, candles)
 
 
-def _coverage_of(metadata: dict[bytes, bytes] | None, candles: Candles) -> list[Range] | None:
-    """Coverage from the schema metadata, the candles' own span when absent, None when bad."""
+def _record(metadata: dict[bytes, bytes] | None) -> list[Range] | None:
+    """The coverage record in a file's schema metadata, or None when it has none.
+
+    Raises:
+        _Corrupt: the record is there but unreadable.
+    """
     raw = (metadata or {}).get(_COVERAGE_KEY)
     if raw is None:
-        return [(int(candles.ts[0]), int(candles.ts[-1]))] if len(candles) else []
+        return None
     try:
         ranges = ranges_from_json(json.loads(raw))
     except ValueError:
-        return None
+        ranges = None
     if ranges is None:
-        return None
+        raise _Corrupt("its coverage record (hbbacktest.coverage metadata) is unreadable")
+    return ranges
+
+
+def _coverage_of(metadata: dict[bytes, bytes] | None, candles: Candles) -> list[Range]:
+    """Coverage from the record, or the candles' own span when there is none (older files).
+
+    Raises:
+        _Corrupt: an unreadable record.
+    """
+    ranges = _record(metadata)
+    if ranges is None:
+        return [(int(candles.ts[0]), int(candles.ts[-1]))] if len(candles) else []
     return merge_ranges(ranges, candles.interval_s)
 
 
@@ -1001,20 +1001,13 @@ def _describe(file: Path) -> StoredSeries:
                 return corrupt(f"the file lacks column(s) {', '.join(missing)}")
             if not pa.types.is_integer(schema.field("timestamp").type):
                 return corrupt("column 'timestamp' is not integer epoch seconds")
+            recorded = _record(schema.metadata)
             if meta.num_rows == 0:
-                asked = _empty_coverage(schema.metadata)
-                if asked is None:
+                if recorded is None:
                     return corrupt("the file holds no candles")
-                return StoredSeries(
-                    entry.connector,
-                    pair,
-                    interval,
-                    None,
-                    None,
-                    0,
-                    file,
-                    coverage=tuple(asked),
-                    size_bytes=file.stat().st_size,
+                # Asked, and the exchange had nothing: a dataset without candles.
+                return dataclasses.replace(
+                    entry, coverage=tuple(recorded), size_bytes=file.stat().st_size
                 )
             bounds = _timestamp_bounds(meta)
             if bounds is None:
@@ -1024,6 +1017,8 @@ def _describe(file: Path) -> StoredSeries:
                     return corrupt("column 'timestamp' has empty values")
                 values = ts.to_numpy()
                 bounds = int(values.min()), int(values.max())
+    except _Corrupt as exc:
+        return corrupt(str(exc))
     except _arrow_errors() as exc:
         return corrupt(f"unreadable Parquet ({type(exc).__name__}: {exc})")
     first, last = bounds
@@ -1032,42 +1027,17 @@ def _describe(file: Path) -> StoredSeries:
             f"timestamps {first} … {last} are outside 1970..2100 in epoch seconds (written in "
             "another unit?)"
         )
-    raw = (schema.metadata or {}).get(_COVERAGE_KEY)
-    if raw is None:
-        coverage: list[Range] | None = [(first, last)]
-    else:
-        try:
-            coverage = ranges_from_json(json.loads(raw))
-        except ValueError:
-            coverage = None
-        if coverage is None:
-            return corrupt("its coverage record (hbbacktest.coverage metadata) is unreadable")
     try:
         size = file.stat().st_size
     except OSError:
         size = 0
-    return StoredSeries(
-        entry.connector,
-        pair,
-        interval,
-        first,
-        last,
-        entry.rows,
-        file,
-        coverage=tuple(coverage or ()),
+    return dataclasses.replace(
+        entry,
+        first_ts=first,
+        last_ts=last,
+        coverage=tuple([(first, last)] if recorded is None else recorded),
         size_bytes=size,
     )
-
-
-def _empty_coverage(metadata: dict[bytes, bytes] | None) -> list[Range] | None:
-    """The coverage of a file without candles, or None when it has no valid record."""
-    raw = (metadata or {}).get(_COVERAGE_KEY)
-    if raw is None:
-        return None
-    try:
-        return ranges_from_json(json.loads(raw))
-    except ValueError:
-        return None
 
 
 def _timestamp_bounds(meta: Any) -> tuple[int, int] | None:
