@@ -101,6 +101,16 @@ def parse_time(value: str | int | float, *, field: str = "time") -> int:
     return seconds
 
 
+def format_iso(ts: int | float) -> str:
+    """Format epoch seconds as ``YYYY-MM-DDTHH:MM:SSZ``: what ``--start``/``--end`` accept.
+
+    Example:
+        >>> format_iso(1706745600)
+        '2024-02-01T00:00:00Z'
+    """
+    return format_time(ts).replace(" ", "T") + "Z"
+
+
 def format_time(ts: int | float) -> str:
     """Format epoch seconds as ``YYYY-MM-DD HH:MM:SS`` UTC (``epoch N`` when out of range).
 

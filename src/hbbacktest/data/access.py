@@ -30,7 +30,7 @@ from hbbacktest.core.errors import (
     ExchangeError,
     OutputError,
 )
-from hbbacktest.core.time import format_time, interval_to_seconds
+from hbbacktest.core.time import format_iso, format_time, interval_to_seconds
 from hbbacktest.data.candles import Candles
 from hbbacktest.data.coverage import (
     SETTLE_S,
@@ -572,13 +572,8 @@ def _describe_ranges(ranges: list[Range]) -> str:
 def _fetch_command(connector: str, pair: str, interval: str, start: int, end: int) -> str:
     return (
         f"hbbacktest data fetch --connector {connector} --pair {pair} --interval {interval} "
-        f"--start {_iso(start)} --end {_iso(end)}"
+        f"--start {format_iso(start)} --end {format_iso(end)}"
     )
-
-
-def _iso(ts: int) -> str:
-    """``2024-02-01T00:00:00Z``: readable, and what ``--start``/``--end`` accept."""
-    return format_time(ts).replace(" ", "T") + "Z"
 
 
 def _get_command(

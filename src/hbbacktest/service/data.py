@@ -12,6 +12,7 @@ from hbbacktest.config.settings import Settings
 from hbbacktest.core.errors import ConfigError
 from hbbacktest.core.time import format_time, interval_to_seconds, parse_time
 from hbbacktest.data.access import CandleAccess, FetchProgress, FetchReport
+from hbbacktest.data.coverage import SETTLE_S, last_complete_open
 from hbbacktest.data.sources.venues import check_exchange_urls, venue
 from hbbacktest.data.store import CandleStore, ImportReport, StoredSeries
 
@@ -105,7 +106,7 @@ def fetch_candles(
         )
     venue(connector)  # a ConfigError listing the connectors that can be fetched
     step = interval_to_seconds(interval)
-    newest = (int(time.time()) // step) * step - step
+    newest = last_complete_open(time.time() - SETTLE_S, step)  # as the fetch itself cuts
     if first > newest:
         raise ConfigError(
             f"--start ({format_time(first)}) is after the last complete {interval} candle "

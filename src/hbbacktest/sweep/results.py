@@ -141,14 +141,11 @@ def best(
 
 def run_command(request: dict[str, Any], config_path: str) -> str:
     """The ``hbbacktest run`` line that reproduces a sweep item from its config file."""
-    from hbbacktest.core.time import format_time
-
-    def iso(ts: int) -> str:
-        return format_time(ts).replace(" ", "T") + "Z"
+    from hbbacktest.core.time import format_iso
 
     parts = [
         f"hbbacktest run {config_path}",
-        f"--start {iso(request['start'])} --end {iso(request['end'])}",
+        f"--start {format_iso(request['start'])} --end {format_iso(request['end'])}",
         f"--resolution {request.get('backtesting_resolution', '1m')}",
         f"--trade-cost {request.get('trade_cost', 0.0006)}",
         f"--fill-model {request.get('fill_model', 'hummingbot')}",
