@@ -48,6 +48,15 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("HBBACKTEST_EXCHANGE_URLS", raising=False)
     monkeypatch.delenv("HBBACKTEST_SETTINGS", raising=False)
     monkeypatch.delenv("HBBACKTEST_DATABASE_URL", raising=False)
+    for name in (
+        "HBBACKTEST_CONFIGS_DIR",
+        "HBBACKTEST_API_USERNAME",
+        "HBBACKTEST_API_PASSWORD",
+        "HBBACKTEST_TASK_TIMEOUT",
+        "HBBACKTEST_MAX_QUEUE",
+        "HBBACKTEST_RESULT_RETENTION_DAYS",
+    ):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
     yield

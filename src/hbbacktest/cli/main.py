@@ -18,6 +18,7 @@ from hbbacktest import __version__
 from hbbacktest.cli.controllers import controllers_app
 from hbbacktest.cli.data import data_app
 from hbbacktest.cli.run import run
+from hbbacktest.cli.serve import serve
 from hbbacktest.cli.sweep import sweep_app
 from hbbacktest.core.errors import EXIT_INTERRUPTED
 
@@ -33,6 +34,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(controllers_app, name="controllers")
 app.add_typer(sweep_app, name="sweep")
 app.command()(run)
+app.command()(serve)
 
 
 def _print_version(value: bool) -> None:

@@ -1,9 +1,10 @@
 """Process settings read from a settings file and the environment, built once and passed in.
 
-``HBBACKTEST_SETTINGS`` may name a YAML or JSON file holding any of ``data_dir``,
-``controllers_dirs``, ``controller_timeout``, ``exchange_urls``, ``offline`` and
-``database_url``; each ``HBBACKTEST_*`` variable that is set overrides the file's value.
-Relative paths in the file are relative to the file.
+``HBBACKTEST_SETTINGS`` may name a YAML or JSON file holding any of the keys in ``_FILE_KEYS``
+(``data_dir``, ``controllers_dirs``, ``controller_timeout``, ``exchange_urls``, ``offline``,
+``database_url`` and the API's ``configs_dir``, ``api_username``, ``api_password``,
+``task_timeout``, ``max_queue``, ``result_retention_days``); each ``HBBACKTEST_*`` variable that
+is set overrides the file's value. Relative paths in the file are relative to the file.
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ _FILE_KEYS = (
     "exchange_urls",
     "offline",
     "database_url",
+    "configs_dir",
+    "api_username",
+    "api_password",
+    "task_timeout",
+    "max_queue",
+    "result_retention_days",
 )
+DEFAULT_TASK_TIMEOUT_S = 1800.0
+DEFAULT_MAX_QUEUE = 64
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -53,6 +62,18 @@ class Settings:
         database_url: the results database (sweeps, API tasks), a SQLAlchemy URL such as
             ``postgresql+psycopg://user:pass@host/db``; ``HBBACKTEST_DATABASE_URL``; default
             None: a SQLite file ``hbbacktest.db`` in ``data_dir``.
+        configs_dir: saved controller configs (YAML) of the API; ``HBBACKTEST_CONFIGS_DIR``;
+            default ``<data_dir>/configs`` (see :attr:`configs_path`).
+        api_username: HTTP Basic user of the API (``HBBACKTEST_API_USERNAME``); auth is on
+            whenever a username or password is set.
+        api_password: its password (``HBBACKTEST_API_PASSWORD``).
+        task_timeout_s: wall-clock limit of one API backtest, queue time excluded; past it the
+            worker is killed and the task failed. ``HBBACKTEST_TASK_TIMEOUT`` (seconds, ``0``
+            for none); default 1800.
+        max_queue: backtests the API accepts beyond those running before answering 429;
+            ``HBBACKTEST_MAX_QUEUE``, default 64.
+        result_retention_days: finished API tasks and results older than this are deleted at
+            start-up and hourly; ``HBBACKTEST_RESULT_RETENTION_DAYS``; default None: kept.
     """
 
     data_dir: Path = Path("data")
@@ -61,6 +82,22 @@ class Settings:
     exchange_urls: Mapping[str, str] = field(default_factory=dict, hash=False)
     offline: bool = False
     database_url: str | None = None
+    configs_dir: Path | None = None
+    api_username: str | None = field(default=None, repr=False)
+    api_password: str | None = field(default=None, repr=False)
+    task_timeout_s: float | None = DEFAULT_TASK_TIMEOUT_S
+    max_queue: int = DEFAULT_MAX_QUEUE
+    result_retention_days: float | None = None
+
+    @property
+    def configs_path(self) -> Path:
+        """Where saved controller configs live: ``configs_dir`` or ``<data_dir>/configs``."""
+        return self.configs_dir if self.configs_dir is not None else self.data_dir / "configs"
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether the API asks for HTTP Basic credentials."""
+        return bool(self.api_username or self.api_password)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,7 +116,7 @@ class Settings:
         file = _read_settings_file(settings_path)
         # Relative paths in the file are relative to the file, not to where a command runs.
         base = Path(settings_path).parent if settings_path else Path()
-        for key in ("data_dir",):
+        for key in ("data_dir", "configs_dir"):
             if isinstance(file.get(key), str):
                 file[key] = str(base / file[key])
         if isinstance(file.get("controllers_dirs"), list):
@@ -108,6 +145,19 @@ class Settings:
             exchange_urls=urls,
             offline=_flag(pick("HBBACKTEST_OFFLINE", "offline"), "HBBACKTEST_OFFLINE"),
             database_url=str(pick("HBBACKTEST_DATABASE_URL", "database_url") or "") or None,
+            configs_dir=_optional_path(pick("HBBACKTEST_CONFIGS_DIR", "configs_dir")),
+            api_username=_optional_text(pick("HBBACKTEST_API_USERNAME", "api_username")),
+            api_password=_optional_text(pick("HBBACKTEST_API_PASSWORD", "api_password")),
+            task_timeout_s=_seconds(
+                pick("HBBACKTEST_TASK_TIMEOUT", "task_timeout"),
+                "HBBACKTEST_TASK_TIMEOUT",
+                DEFAULT_TASK_TIMEOUT_S,
+                "the wall-clock limit of one API backtest",
+            ),
+            max_queue=_count(pick("HBBACKTEST_MAX_QUEUE", "max_queue"), "HBBACKTEST_MAX_QUEUE"),
+            result_retention_days=_retention(
+                pick("HBBACKTEST_RESULT_RETENTION_DAYS", "result_retention_days")
+            ),
         )
 
 
@@ -170,6 +220,59 @@ def _flag(raw: Any, variable: str) -> bool:
     if text in _FALSE:
         return False
     raise ConfigError(f"{variable} = {raw!r}: expected 1/0, true/false, yes/no or on/off")
+
+
+def _optional_path(raw: Any) -> Path | None:
+    return Path(str(raw)) if raw not in (None, "") else None
+
+
+def _optional_text(raw: Any) -> str | None:
+    return str(raw) if raw not in (None, "") else None
+
+
+def _seconds(raw: Any, variable: str, default: float, what: str) -> float | None:
+    if raw is None or not str(raw).strip():
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not value >= 0:  # also NaN
+        raise ConfigError(
+            f"{variable} = {raw!r}: expected {what} in seconds, a number >= 0 (0 for no limit; "
+            f"default {default:g})"
+        )
+    return None if value in (0.0, math.inf) else value
+
+
+def _count(raw: Any, variable: str) -> int:
+    if raw is None or not str(raw).strip():
+        return DEFAULT_MAX_QUEUE
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise ConfigError(
+            f"{variable} = {raw!r}: expected how many backtests may wait, an integer >= 1 "
+            f"(default {DEFAULT_MAX_QUEUE})"
+        )
+    return value
+
+
+def _retention(raw: Any) -> float | None:
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not value > 0 or value == math.inf:
+        raise ConfigError(
+            f"HBBACKTEST_RESULT_RETENTION_DAYS = {raw!r}: expected a number of days > 0 (unset "
+            "to keep results forever)"
+        )
+    return value
 
 
 def _timeout_s(raw: str | None) -> float | None:

@@ -7,6 +7,9 @@
   refused a candle request, or kept failing past the retry budget (try again later).
 * :class:`ControllerError` — a controller's own code raised, ran too long, or returned something
   unusable; carries the controller name and the file and line to look at.
+* :class:`NotFoundError` — a named thing (task, stored run, saved config) does not exist.
+* :class:`BusyError` — the service's queue is full; retry after ``retry_after_s``.
+* :class:`RunTimeoutError` — a backtest ran past the service's time limit and was stopped.
 * :class:`InternalError` — a broken invariant inside hbbacktest: a bug, please report it.
 
 :func:`call_controller` is the one place where controller code is run and its failures sorted.
@@ -156,6 +159,35 @@ class OutputError(HbBacktestError):
     """A result or file could not be written; the target is left as it was."""
 
     exit_code = 5
+
+
+class NotFoundError(HbBacktestError):
+    """A named thing (a task, a stored run, a saved config) does not exist (HTTP 404)."""
+
+    exit_code = 2
+
+
+class BusyError(HbBacktestError):
+    """The service cannot take more work now (HTTP 429 with ``Retry-After``)."""
+
+    exit_code = 75  # EX_TEMPFAIL
+
+    def __init__(self, message: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_busy, (str(self), self.retry_after_s))
+
+
+def _busy(message: str, retry_after_s: int) -> BusyError:
+    return BusyError(message, retry_after_s=retry_after_s)
+
+
+class RunTimeoutError(HbBacktestError):
+    """A backtest ran past the service's time limit and its worker was stopped (HTTP 504)."""
+
+    exit_code = 1
 
 
 class InternalError(HbBacktestError):

@@ -13,17 +13,18 @@ from hbbacktest.core.errors import ConfigError, OutputError
 from hbbacktest.store.database import Database, default_url, open_database
 from hbbacktest.store.migrate import upgrade
 from hbbacktest.store.sweeps import SweepRepository
+from hbbacktest.store.tasks import RunRepository, TaskRepository
 
 __all__ = ["Store"]
 
 
-class Store(SweepRepository):
+class Store(SweepRepository, RunRepository, TaskRepository):
     """The results database (SQLite file by default, PostgreSQL by URL).
 
     Opening it creates the database if needed and migrates it to the newest schema (Alembic,
-    programmatically; a no-op when it is there). Each repository (sweeps here; the HTTP API's
-    tasks and runs) is a mixin of this class over the same :class:`Database`. Close it with
-    :meth:`close` or a ``with`` block.
+    programmatically; a no-op when it is there). Each repository (sweeps; the HTTP API's tasks
+    and runs in :mod:`hbbacktest.store.tasks`) is a mixin of this class over the same
+    :class:`Database`. Close it with :meth:`close` or a ``with`` block.
 
     Args:
         url: a SQLAlchemy URL: ``sqlite:///path.db`` (see :meth:`default_url`) or

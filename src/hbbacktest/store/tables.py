@@ -6,9 +6,9 @@ Alembic migrations in ``migrations/versions/`` can name them statically. A migra
 imports this module: it spells its tables out as they were at that revision. A test checks that
 these definitions and the migrated schema agree (``alembic.autogenerate.compare_metadata``).
 
-Adding a table (the HTTP API's ``task`` and ``run``): define it here on :data:`metadata`,
-write the next revision (``0002_<date>_<slug>.py``, ``down_revision = "0001"``) and a
-repository module beside :mod:`hbbacktest.store.sweeps`.
+Adding a table: define it here on :data:`metadata`, write the next revision
+(``000N_<date>_<slug>.py``, ``down_revision`` the previous one) and a repository module beside
+:mod:`hbbacktest.store.sweeps` (revision 0002 added the HTTP API's ``run`` and ``task``).
 
 Timestamps are stored as SQL timestamps (``TIMESTAMP WITH TIME ZONE`` on PostgreSQL, ISO text in
 UTC on SQLite) so that the database reads well in any SQL client, and come back to Python as
@@ -42,10 +42,13 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "ITEM_STATUSES",
     "NAMING_CONVENTION",
+    "TASK_STATUSES",
     "EpochSeconds",
     "metadata",
+    "run",
     "sweep",
     "sweep_item",
+    "task",
 ]
 
 NAMING_CONVENTION: dict[str, str] = {
@@ -137,4 +140,57 @@ sweep_item = Table(
     CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
     Index(None, "sweep_id", "status"),
     comment="One configuration of a sweep and, once run, its outcome.",
+)
+
+
+#: An API task's life: ``pending`` (queued) → ``running`` → ``completed`` | ``failed`` |
+#: ``cancelled``; ``interrupted`` when the server stopped while it ran (resubmit it).
+TASK_STATUSES = ("pending", "running", "completed", "failed", "cancelled", "interrupted")
+
+run = Table(
+    "run",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("config_id", String(64), nullable=False, comment="sha256 of the request"),
+    Column("task_id", String(32), nullable=True, comment="the task that ran it, if any"),
+    Column("controller_name", String(200), nullable=False),
+    Column("controller_type", String(100), nullable=False),
+    Column("connector_name", String(100), nullable=False),
+    Column("trading_pair", String(100), nullable=False),
+    Column("start", Integer, nullable=False, comment="UTC epoch seconds"),
+    Column("end", Integer, nullable=False, comment="UTC epoch seconds"),
+    Column("backtesting_resolution", String(16), nullable=False),
+    Column("fill_model", String(16), nullable=False),
+    Column("request", _json(), nullable=False, comment="the full BacktestRequest JSON"),
+    Column("results", _json(), nullable=False, comment="the result's `results` keys"),
+    Column("warnings", _json(), nullable=False),
+    Column("seconds", Float, nullable=False, comment="wall time of the run"),
+    Column("created_at", EpochSeconds(), nullable=False),
+    Column("native_size", Integer, nullable=False, comment="bytes of the native JSON"),
+    Column("native", LargeBinary, nullable=False, comment="gzip of the native result JSON"),
+    Column("upstream", LargeBinary, nullable=False, comment="gzip of the hummingbot-api JSON"),
+    Index(None, "created_at"),
+    Index(None, "controller_name", "trading_pair"),
+    comment="A finished backtest run through the API, both result encodings compressed.",
+)
+
+task = Table(
+    "task",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("body", _json(), nullable=False, comment="the request body as posted"),
+    Column("created_at", EpochSeconds(), nullable=False),
+    Column("started_at", EpochSeconds(), nullable=True),
+    Column("completed_at", EpochSeconds(), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("error_kind", String(64), nullable=True, comment="the error's class name"),
+    Column("run_id", String(32), ForeignKey("run.id", ondelete="SET NULL"), nullable=True),
+    CheckConstraint(
+        "status IN ('pending', 'running', 'completed', 'failed', 'cancelled', 'interrupted')",
+        name="status",
+    ),
+    Index(None, "status"),
+    Index(None, "created_at"),
+    comment="A backtest submitted to the API's task queue.",
 )

@@ -65,7 +65,7 @@ def test_migrations_build_the_schema_and_reopening_is_a_no_op(db_url: str) -> No
         tables = set(inspect(engine).get_table_names())
         assert {"sweep", "sweep_item", "alembic_version"} <= tables
         with engine.connect() as conn:
-            assert current_revision(conn) == head_revision() == "0001"
+            assert current_revision(conn) == head_revision() == "0002"
             # tables.py and the migration agree, constraint names, types and all
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         record = store.open_sweep("kept", {"a": 1})
@@ -73,7 +73,7 @@ def test_migrations_build_the_schema_and_reopening_is_a_no_op(db_url: str) -> No
 
     with Store(db_url) as again:
         with again.database.engine.connect() as conn:
-            assert current_revision(conn) == "0001"
+            assert current_revision(conn) == "0002"
         assert [s.name for s in again.list_sweeps()] == ["kept"]
         assert [p.key for p in again.pending(record.id)] == [key(1)]
 

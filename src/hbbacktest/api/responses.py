@@ -1,0 +1,39 @@
+"""Responses: strict JSON (no NaN or Infinity, ever) and stored gzip bodies sent as they are."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+__all__ = ["StrictJSONResponse", "gzip_json_response"]
+
+
+class StrictJSONResponse(JSONResponse):
+    """JSON through orjson: NaN and infinity become ``null``, numpy values are encoded."""
+
+    def render(self, content: Any) -> bytes:
+        """Encode ``content`` as strict JSON."""
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def gzip_json_response(request: Request, body_gz: bytes, *, status_code: int = 200) -> Response:
+    """Send a stored gzip JSON body: as it is when the client accepts gzip, else inflated.
+
+    Every HTTP client used with hummingbot-api (aiohttp, httpx, requests, browsers) sends
+    ``Accept-Encoding: gzip``: for them the server does no work on the body at all.
+    """
+    accepts = request.headers.get("accept-encoding", "").lower()
+    if "gzip" in accepts:
+        return Response(
+            body_gz,
+            status_code=status_code,
+            media_type="application/json",
+            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
+    return Response(
+        gzip.decompress(body_gz), status_code=status_code, media_type="application/json"
+    )
