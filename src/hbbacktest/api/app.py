@@ -15,9 +15,17 @@ from hbbacktest.api.deps import AppState
 from hbbacktest.api.errors import install_error_handlers
 from hbbacktest.api.observe import ApiMetrics, RequestMiddleware
 from hbbacktest.api.responses import StrictJSONResponse
-from hbbacktest.api.routes import backtesting, controllers, health, results
+from hbbacktest.api.routes import (
+    backtesting,
+    candles,
+    controllers,
+    health,
+    performance,
+    results,
+)
 from hbbacktest.config.settings import Settings
 from hbbacktest.service.controllers import build_registry
+from hbbacktest.service.downloads import CandleDownloads
 from hbbacktest.service.tasks import TaskRunner
 from hbbacktest.store import Store
 
@@ -58,6 +66,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.database_url or Store.default_url(settings.data_dir))
         runner = TaskRunner(settings, store, workers=workers, events=metrics)
+        downloads = CandleDownloads(settings)
         try:
             app.state.hb = AppState(
                 settings=settings,
@@ -65,11 +74,13 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
                 runner=runner,
                 registry=build_registry(settings),
                 metrics=metrics,
+                downloads=downloads,
                 registry_lock=threading.Lock(),
             )
             await runner.start()
             yield
         finally:
+            downloads.close()
             await runner.stop()
             store.close()
 
@@ -91,4 +102,6 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
     app.include_router(backtesting.legacy_router, dependencies=guarded)
     app.include_router(results.router, dependencies=guarded)
     app.include_router(controllers.router, dependencies=guarded)
+    app.include_router(candles.router, dependencies=guarded)
+    app.include_router(performance.router, dependencies=guarded)
     return app

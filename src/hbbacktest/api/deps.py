@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from hbbacktest.api.observe import ApiMetrics
 from hbbacktest.config.settings import Settings
 from hbbacktest.controllers.registry import ControllerRegistry
+from hbbacktest.service.downloads import CandleDownloads
 from hbbacktest.service.tasks import TaskRunner
 from hbbacktest.store import Store
 
@@ -26,6 +27,7 @@ class AppState:
     runner: TaskRunner
     registry: ControllerRegistry
     metrics: ApiMetrics
+    downloads: CandleDownloads
     # Controller registries import user files on first use: one validation at a time.
     registry_lock: threading.Lock
 

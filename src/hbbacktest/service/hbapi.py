@@ -10,6 +10,7 @@ ignored, as upstream's model ignores them.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.config.validation import describe_validation_error
 from hbbacktest.controllers.registry import ControllerRegistry
-from hbbacktest.core.errors import ConfigError
+from hbbacktest.core.errors import ConfigError, did_you_mean
 from hbbacktest.service.backtest import request_from_dict
-from hbbacktest.service.configs import read_config
+from hbbacktest.service.configs import ControllerNotFoundError, read_config
 
 __all__ = ["BacktestingConfig", "request_from_body"]
 
@@ -94,7 +95,8 @@ def request_from_body(
     Raises:
         ConfigError: an invalid body or config (every bad field named); a config name that
             leaves ``configs_dir`` (``ConfigNameError``) or names no saved config
-            (``ConfigNotFoundError``).
+            (``ConfigNotFoundError``); a ``controller_name`` no controller has
+            (``ControllerNotFoundError``, the available ones listed closest first).
     """
     if not isinstance(body, BacktestingConfig):
         try:
@@ -102,6 +104,7 @@ def request_from_body(
         except ValidationError as exc:
             raise ConfigError(describe_validation_error(exc, source="backtest body")) from None
     config = read_config(configs_dir, body.config) if isinstance(body.config, str) else body.config
+    _check_controller(config, registry)
     data: dict[str, Any] = {
         "config": config,
         "start": body.start_time,
@@ -115,3 +118,19 @@ def request_from_body(
     if body.candles_trading_pair is not None:
         data["candles_trading_pair"] = body.candles_trading_pair
     return request_from_dict(data, registry=registry)
+
+
+def _check_controller(config: Any, registry: ControllerRegistry) -> None:
+    # An unknown controller is "not found" (404), not an invalid field: say so before the
+    # config's own validation turns it into one problem among others.
+    name = config.get("controller_name") if isinstance(config, dict) else None
+    if not isinstance(name, str) or not name:
+        return
+    names = registry.names()
+    if name.removesuffix(".py") in names:
+        return
+    closest = difflib.get_close_matches(name, names, n=len(names), cutoff=0.0)
+    raise ControllerNotFoundError(
+        f"config.controller_name: no controller {name!r}{did_you_mean(name, names)}; available "
+        f"(closest first): {', '.join(closest)}"
+    )
