@@ -27,6 +27,10 @@ Cases (target in brackets):
                     configs/s, scaling, peak memory [≤ 10 s]
   sweep_1000        1,000 pmm_simple configs over 7 days, 2 workers [≤ 30 s]
   sweep_scaling     8 Hummingbot-file runs (~1.6 s each), 30 days, at 1 and 2 workers: scaling
+  api_overhead      ``POST /backtesting/run`` on a live ``hbbacktest serve`` against the same run
+                    in-process (demo week, ~4.8k executors), encodings apart [≤ 30 ms]
+  api_throughput    one-day demo backtests from 8 concurrent clients, 2 workers: requests/s,
+                    p50/p99 latency
 """
 
 from __future__ import annotations
@@ -419,6 +423,8 @@ CASES = (
     "sweep_100",
     "sweep_1000",
     "sweep_scaling",
+    "api_overhead",
+    "api_throughput",
 )
 QUICK = (
     "cli_help",
@@ -454,6 +460,8 @@ def main() -> None:
         "load_365d",
         "import_bdv_month",
         "fetch_replay",
+        "api_overhead",
+        "api_throughput",
     }
     store = _store() if needs_store else None
     if "cli_help" in chosen:
@@ -494,6 +502,13 @@ def main() -> None:
         from benchmarks import sweeps
 
         sweeps.bench_sweeps(store, WINDOW, emit, chosen)
+    if chosen & {"api_overhead", "api_throughput"}:
+        from benchmarks import api
+
+        if "api_overhead" in chosen:
+            api.bench_overhead(emit, repeat)
+        if "api_throughput" in chosen:
+            api.bench_throughput(emit, repeat)
 
 
 if __name__ == "__main__":
