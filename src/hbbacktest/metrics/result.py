@@ -16,6 +16,7 @@ import orjson
 
 from hbbacktest.config.request import BacktestRequest
 from hbbacktest.core.enums import CloseType, TradeType
+from hbbacktest.data.candles import Candles
 from hbbacktest.engine.backtest import RawRun
 from hbbacktest.engine.records import KIND_DCA, KIND_GRID, KIND_NAMES, KIND_ORDER
 from hbbacktest.metrics.encode import (
@@ -50,6 +51,8 @@ class BacktestResult:
         timeseries: per-bar PnL columns over the window.
         warnings: recoverable problems met on the way (never silent).
         data_source: where the candles came from (``demo`` data is synthetic).
+        bars: the candles the run stepped on (warm-up included), for encoders that show them
+            (hummingbot-api's ``processed_data`` has the OHLCV columns).
     """
 
     request: BacktestRequest
@@ -66,6 +69,7 @@ class BacktestResult:
     final_price: float = float("nan")
     dca_prices: np.ndarray | None = None
     dca_amounts_quote: np.ndarray | None = None
+    bars: Candles | None = None
 
     @property
     def run_id(self) -> str:
@@ -265,6 +269,7 @@ def build_result(
         final_price=final_price,
         dca_prices=raw.dca_prices,
         dca_amounts_quote=raw.dca_amounts_quote,
+        bars=raw.bars,
     )
 
 

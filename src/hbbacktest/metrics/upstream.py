@@ -108,6 +108,7 @@ _DEFAULT_BARRIER: dict[str, Any] = {
 }
 _INT64_BOUND = 2.0**63
 _DUMPS_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+_DECIMAL_FIELDS = ("net_pnl_pct", "net_pnl_quote", "cum_fees_quote", "filled_amount_quote")
 
 
 def upstream_result(
@@ -125,15 +126,16 @@ def upstream_result(
 
     Args:
         result: a finished backtest.
-        candles: the bars the run stepped on (``result.bar_ts`` must all be in it); they give
-            ``processed_data`` its ``open``/``high``/``low``/``close``/``volume`` and the
-            ``close_price`` of executors that never filled. Without them those columns are
-            left out (a note in ``warnings`` says so) and unfilled executors' ``close_price``
-            is their order price.
+        candles: the bars the run stepped on (``result.bar_ts`` must all be in it; default
+            ``result.bars``); they give ``processed_data`` its
+            ``open``/``high``/``low``/``close``/``volume`` and the ``close_price`` of executors
+            that never filled. Without any, those columns are left out (a note in ``warnings``
+            says so) and unfilled executors' ``close_price`` is their order price.
         extras: more top-level keys, added after (and overriding) the default extras.
 
     Returns:
-        Plain data: ``str``, ``int``, ``float`` (always finite), ``bool``, ``None``, lists, dicts.
+        Plain data: ``str``, ``int``, ``float`` (always finite), ``bool``, ``None``, lists, dicts
+        (``extras`` are passed on as given).
 
     Raises:
         ValueError: ``extras`` names one of upstream's keys, or ``candles`` misses bars of the
@@ -269,6 +271,8 @@ class _Upstream:
     """One result's upstream document, piece by piece; per-run parts worked out once."""
 
     def __init__(self, result: BacktestResult, candles: Candles | None) -> None:
+        if candles is None:
+            candles = result.bars
         self.result = result
         self.config = config = result.request.config
         self.window = result.bar_ts[result.start_row :]
@@ -286,21 +290,30 @@ class _Upstream:
         """``ExecutorInfo.to_dict()`` of every executor, jsonable-encoded, creation order."""
         rec = self.result.records
         rows = _ExecutorRows(self)
-        close_price = rows.close_price.tolist()
-        average_price = rows.average_price.tolist()
+        ts = self.result.bar_ts.astype(np.float64)
+        columns = zip(
+            rec["kind"].tolist(),
+            rec["side"].tolist(),
+            self.result.level_ids,
+            ts[rec["created_row"]].tolist(),
+            ts[rec["close_row"]].tolist(),
+            rec["close_type"].tolist(),
+            *(rec[field].tolist() for field in _DECIMAL_FIELDS),
+            rows.close_price.tolist(),
+            rows.average_price.tolist(),
+            rows.last_update.tolist(),
+            strict=True,
+        )
         out = []
-        for i in range(rec.shape[0]):
-            kind = int(rec["kind"][i])
-            side = int(rec["side"][i])
-            level = self.result.level_ids[i]
+        for i, (kind, side, level, created, closed, close_type, *numbers) in enumerate(columns):
+            pnl_pct, pnl_quote, fees, filled, close_price, average_price, last_update = numbers
             executor_id = self.id_prefix + str(i)
-            created = float(self.result.bar_ts[rec["created_row"][i]])
             custom_info: dict[str, Any] = {
-                "close_price": _finite(close_price[i]),
+                "close_price": _finite(close_price),
                 "level_id": level,
                 "side": side,
-                "current_position_average_price": _finite(average_price[i]),
-                "open_order_last_update": rows.last_update[i],
+                "current_position_average_price": _finite(average_price),
+                "open_order_last_update": _finite(last_update),
             }
             if kind == KIND_GRID:
                 custom_info.update(self._grid_custom_info(side))
@@ -311,15 +324,15 @@ class _Upstream:
                     "type": KIND_NAMES[kind],
                     "status": TERMINATED,
                     "config": self._executor_config(i, kind, side, level, executor_id, created),
-                    "net_pnl_pct": _decimal(rec["net_pnl_pct"][i]),
-                    "net_pnl_quote": _decimal(rec["net_pnl_quote"][i]),
-                    "cum_fees_quote": _decimal(rec["cum_fees_quote"][i]),
-                    "filled_amount_quote": _decimal(rec["filled_amount_quote"][i]),
+                    "net_pnl_pct": _decimal(pnl_pct),
+                    "net_pnl_quote": _decimal(pnl_quote),
+                    "cum_fees_quote": _decimal(fees),
+                    "filled_amount_quote": _decimal(filled),
                     "is_active": False,
                     "is_trading": False,
                     "custom_info": custom_info,
-                    "close_timestamp": float(self.result.bar_ts[rec["close_row"][i]]),
-                    "close_type": int(rec["close_type"][i]),
+                    "close_timestamp": closed,
+                    "close_type": close_type,
                     "controller_id": self.controller_id,
                     "side": side,
                 }
@@ -494,15 +507,19 @@ class _Upstream:
             custom,
             _float_items(rows.average_price),
             repeat(b',"open_order_last_update":'),
-            _float_items(np.asarray(rows.last_update)),
+            _float_items(rows.last_update),
             custom_end,
             _float_items(ts[rec["close_row"]]),
             tail,
         )
         # Every value column is n long; the repeat()s are endless and stop with them.
         objects = list(map(b"".join, zip(*pieces, strict=False)))
+        # Each object's opening and closing go in the separator; the array's brackets onto the
+        # first and last object: the block is copied once, by the join.
         opening = b'{"id":"' + orjson.dumps(self.id_prefix)[1:-1]
-        return b"[" + opening + (b"}," + opening).join(objects) + b"}]"
+        objects[0] = b"[" + opening + objects[0]
+        objects[-1] += b"}]"
+        return (b"}," + opening).join(objects)
 
     def _kind_value_items(self, rec: np.ndarray) -> tuple[list[bytes], list[bytes]]:
         """Encoded :meth:`_kind_values` of every executor."""
@@ -618,8 +635,10 @@ class _Upstream:
                 out[key] = int(value or 0)
             elif key == "sharpe_ratio":
                 out[key] = _finite_or_none(value) or 0.0  # upstream: None → 0
-            else:
+            elif isinstance(value, float | int | np.number) and not isinstance(value, bool):
                 out[key] = _finite_or_none(value)
+            else:
+                out[key] = value
         return out
 
     def position_holds(self) -> list[dict[str, Any]]:
@@ -753,7 +772,7 @@ class _Upstream:
 
 
 class _ExecutorRows:
-    """Per-executor values both executor paths share, as Python lists of floats."""
+    """Per-executor float columns both executor paths share."""
 
     def __init__(self, encoder: _Upstream) -> None:
         result = encoder.result
@@ -774,8 +793,9 @@ class _ExecutorRows:
         # close_price: the exit fill; upstream's value, the bar close at the close, else.
         fallback = rec["entry_price"] if encoder.close is None else encoder.close[rec["close_row"]]
         self.close_price: np.ndarray = np.where(np.isfinite(exit_price), exit_price, fallback)
-        last_update = np.where(filled, ts[np.maximum(rec["fill_row"], 0)], ts[rec["close_row"]])
-        self.last_update: list[float] = last_update.tolist()
+        self.last_update: np.ndarray = np.where(
+            filled, ts[np.maximum(rec["fill_row"], 0)], ts[rec["close_row"]]
+        )
 
 
 # Markers for the two per-row values of a config; replaced by the rows' values when encoding.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import logging
 import multiprocessing
 import threading
@@ -38,8 +39,8 @@ from hbbacktest.core.errors import (
     NotFoundError,
     RunTimeoutError,
 )
-from hbbacktest.service.worker import READY, Job, Outcome, worker_main
-from hbbacktest.store import RunRecord, Store, TaskRecord
+from hbbacktest.service.worker import READY, Early, Job, Outcome, worker_main
+from hbbacktest.store import Store, TaskRecord
 
 __all__ = ["RunnerEvents", "TaskRunner", "TaskStateError", "new_id"]
 
@@ -90,7 +91,7 @@ class _Cancelled(Exception):
 @dataclass
 class _Entry:
     job: Job
-    future: asyncio.Future[tuple[RunRecord, bytes]] | None = None
+    future: asyncio.Future[bytes] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -135,8 +136,18 @@ class _Worker:
             self.kill()
             raise InternalError(f"backtest worker {self._name} said {message!r} instead of ready")
 
-    def execute(self, job: Job, *, timeout_s: float | None, cancel: threading.Event) -> Outcome:
-        """Run a job; kill the worker on cancel (raises :class:`_Cancelled`) or timeout."""
+    def execute(
+        self,
+        job: Job,
+        *,
+        timeout_s: float | None,
+        cancel: threading.Event,
+        on_early: Callable[[bytes], None] | None = None,
+    ) -> Outcome:
+        """Run a job; kill the worker on cancel (raises :class:`_Cancelled`) or timeout.
+
+        ``on_early`` gets hummingbot-api's JSON of an ``early`` job as soon as it arrives.
+        """
         self.ensure_started()
         assert self._conn is not None and self._process is not None
         started = time.monotonic()
@@ -144,10 +155,14 @@ class _Worker:
         while True:
             if self._conn.poll(POLL_S):
                 try:
-                    outcome: Outcome = self._conn.recv()
-                    return outcome
+                    message: Outcome | Early = self._conn.recv()
                 except (EOFError, OSError):
                     return self._died(started)
+                if isinstance(message, Early):
+                    if on_early is not None:
+                        on_early(message.upstream)
+                    continue
+                return message
             if cancel.is_set():
                 self.kill()
                 raise _Cancelled
@@ -189,6 +204,11 @@ class _Worker:
             with contextlib.suppress(ValueError):
                 self._process.close()
         self._process, self._conn = None, None
+
+
+def _settle(future: asyncio.Future[bytes], upstream: bytes) -> None:
+    if not future.done():
+        future.set_result(upstream)
 
 
 def _context() -> BaseContext:
@@ -290,23 +310,27 @@ class TaskRunner:
         """Jobs on a worker now."""
         return len(self._running)
 
-    async def run(self, body: dict[str, Any]) -> tuple[RunRecord, bytes]:
+    async def run(self, body: dict[str, Any]) -> tuple[str, bytes]:
         """Run a backtest through the queue and wait for it (``POST /backtesting/run``).
 
         Returns:
-            The stored run and its hummingbot-api encoding, gzip-compressed.
+            The run's id and its hummingbot-api JSON, as soon as the worker has encoded it:
+            the run is stored a moment later (while the client reads), so ``GET
+            /results/{id}`` may miss it for that moment.
 
         Raises:
             BusyError: the queue is full.
             HbBacktestError: the run failed (its own error: config, data, controller, time).
         """
         self._check_room()
-        entry = _Entry(Job(new_id(), body), future=asyncio.get_running_loop().create_future())
+        entry = _Entry(
+            Job(new_id(), body, early=True), future=asyncio.get_running_loop().create_future()
+        )
         self._log_submitted(entry.job, "run")
         self._enqueue(entry)
         assert entry.future is not None
         try:
-            return await entry.future
+            return entry.job.run_id, await entry.future
         except asyncio.CancelledError:  # the client went away: free the worker
             entry.cancel.set()
             self._waiting.pop(entry.job.run_id, None)
@@ -441,9 +465,20 @@ class TaskRunner:
         job, task_id = entry.job, entry.job.task_id
         self._events.backtest_started()
         started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        future = entry.future
+
+        def answer(upstream: bytes) -> None:
+            if future is not None:
+                loop.call_soon_threadsafe(_settle, future, upstream)
+
         try:
             outcome = await asyncio.to_thread(
-                worker.execute, job, timeout_s=self.settings.task_timeout_s, cancel=entry.cancel
+                worker.execute,
+                job,
+                timeout_s=self.settings.task_timeout_s,
+                cancel=entry.cancel,
+                on_early=answer,
             )
         except _Cancelled:
             self._events.backtest_finished("cancelled", time.monotonic() - started, 0)
@@ -468,7 +503,7 @@ class TaskRunner:
                     self.store.finish_task, task_id, "completed", run_id=record.id
                 )
             if entry.future is not None and not entry.future.done():
-                entry.future.set_result((record, outcome.run.upstream_gz))
+                entry.future.set_result(gzip.decompress(outcome.run.upstream_gz))
             return
         error = outcome.error or InternalError("the worker answered neither a result nor an error")
         status = "timeout" if isinstance(error, RunTimeoutError) else "failed"

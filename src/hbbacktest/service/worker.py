@@ -12,6 +12,7 @@ import gzip
 import signal
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -27,7 +28,7 @@ from hbbacktest.service.controllers import build_registry
 from hbbacktest.service.hbapi import request_from_body
 from hbbacktest.store.tasks import NewRun
 
-__all__ = ["READY", "Job", "Outcome", "execute", "worker_main"]
+__all__ = ["READY", "Early", "Job", "Outcome", "execute", "worker_main"]
 
 READY = "ready"
 GZIP_LEVEL = 1  # JSON of numbers compresses ~6x even at level 1, at >100 MB/s
@@ -42,11 +43,22 @@ class Job:
         body: the hummingbot-api body as posted (validated again here: a saved config it
             names is read here).
         task_id: the API task it belongs to, if any.
+        early: send hummingbot-api's JSON (:class:`Early`) as soon as it is encoded, before
+            the native encoding and the compression that storing needs (``POST /run`` answers
+            then).
     """
 
     run_id: str
     body: dict[str, Any]
     task_id: str | None = None
+    early: bool = False
+
+
+@dataclass(frozen=True)
+class Early:
+    """A finished run's hummingbot-api JSON, sent before its :class:`Outcome`."""
+
+    upstream: bytes
 
 
 @dataclass(frozen=True)
@@ -87,8 +99,8 @@ class _Context:
         self.pages += 1
 
 
-def execute(job: Job, context: _Context) -> Outcome:
-    """Run one job and encode its result; never raises."""
+def execute(job: Job, context: _Context, send: Callable[[Early], None] | None = None) -> Outcome:
+    """Run one job and encode its result; never raises (``send`` gets the early answer)."""
     started = time.perf_counter()
     context.pages = 0
     try:
@@ -101,8 +113,10 @@ def execute(job: Job, context: _Context) -> Outcome:
             registry=context.registry,
             access=context.access(job.body.get("offline")),
         )
-        native = b"".join(json_chunks(result))
         upstream = upstream_result_json(result)
+        if job.early and send is not None:
+            send(Early(upstream))
+        native = b"".join(json_chunks(result))
         seconds = time.perf_counter() - started
         run = NewRun(
             id=job.run_id,
@@ -142,7 +156,7 @@ def worker_main(conn: Connection, settings: Settings) -> None:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(execute(job, context))
+        conn.send(execute(job, context, conn.send))
 
 
 def _warm_up(context: _Context) -> None:

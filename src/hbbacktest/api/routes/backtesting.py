@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from hbbacktest.api.deps import RunnerDep, StateDep, StoreDep
-from hbbacktest.api.responses import gzip_json_response
 from hbbacktest.core.errors import NotFoundError
 from hbbacktest.service.hbapi import BacktestingConfig, request_from_body
 from hbbacktest.store import TaskRecord
@@ -82,10 +81,9 @@ async def _validate(state: StateDep, body: BacktestingConfig) -> dict[str, Any]:
 
 async def _run(request: Request, body: BacktestingConfig, state: StateDep) -> Response:
     posted = await _validate(state, body)
-    record, upstream_gz = await state.runner.run(posted)
-    response = gzip_json_response(request, upstream_gz)
-    response.headers["X-Run-ID"] = record.id
-    return response
+    run_id, upstream = await state.runner.run(posted)
+    # Sent as encoded: compressing several MB here would cost more than loopback or LAN saves.
+    return Response(upstream, media_type="application/json", headers={"X-Run-ID": run_id})
 
 
 @router.post("/run", response_class=Response, responses=_RESULT_DOC)  # type: ignore[arg-type]
