@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,12 +23,15 @@ from hbbacktest.api.routes import (
     health,
     performance,
     results,
+    sweeps,
 )
 from hbbacktest.config.settings import Settings
 from hbbacktest.service.controllers import build_registry
 from hbbacktest.service.downloads import CandleDownloads
+from hbbacktest.service.sweeps import SweepJobs
 from hbbacktest.service.tasks import TaskRunner
 from hbbacktest.store import Store
+from hbbacktest.sweep.runner import run_sweep
 
 __all__ = ["create_app"]
 
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
         store = Store(settings.database_url or Store.default_url(settings.data_dir))
         runner = TaskRunner(settings, store, workers=workers, events=metrics)
         downloads = CandleDownloads(settings)
+        sweep_jobs = SweepJobs(settings, store, run_sweep=run_sweep)
         try:
             app.state.hb = AppState(
                 settings=settings,
@@ -75,11 +80,13 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
                 registry=build_registry(settings),
                 metrics=metrics,
                 downloads=downloads,
+                sweeps=sweep_jobs,
                 registry_lock=threading.Lock(),
             )
             await runner.start()
             yield
         finally:
+            await asyncio.to_thread(sweep_jobs.close)
             downloads.close()
             await runner.stop()
             store.close()
@@ -104,4 +111,5 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
     app.include_router(controllers.router, dependencies=guarded)
     app.include_router(candles.router, dependencies=guarded)
     app.include_router(performance.router, dependencies=guarded)
+    app.include_router(sweeps.router, dependencies=guarded)
     return app

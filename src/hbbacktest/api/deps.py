@@ -12,6 +12,7 @@ from hbbacktest.api.observe import ApiMetrics
 from hbbacktest.config.settings import Settings
 from hbbacktest.controllers.registry import ControllerRegistry
 from hbbacktest.service.downloads import CandleDownloads
+from hbbacktest.service.sweeps import SweepJobs
 from hbbacktest.service.tasks import TaskRunner
 from hbbacktest.store import Store
 
@@ -28,6 +29,7 @@ class AppState:
     registry: ControllerRegistry
     metrics: ApiMetrics
     downloads: CandleDownloads
+    sweeps: SweepJobs
     # Controller registries import user files on first use: one validation at a time.
     registry_lock: threading.Lock
 

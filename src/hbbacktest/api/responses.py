@@ -6,6 +6,7 @@ import gzip
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -20,11 +21,14 @@ class StrictJSONResponse(JSONResponse):
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 
-def gzip_json_response(request: Request, body_gz: bytes, *, status_code: int = 200) -> Response:
+async def gzip_json_response(
+    request: Request, body_gz: bytes, *, status_code: int = 200
+) -> Response:
     """Send a stored gzip JSON body: as it is when the client accepts gzip, else inflated.
 
     Every HTTP client used with hummingbot-api (aiohttp, httpx, requests, browsers) sends
-    ``Accept-Encoding: gzip``: for them the server does no work on the body at all.
+    ``Accept-Encoding: gzip``: for them the server does no work on the body at all. For the
+    others the body is inflated in a thread, off the event loop.
     """
     accepts = request.headers.get("accept-encoding", "").lower()
     if "gzip" in accepts:
@@ -34,6 +38,5 @@ def gzip_json_response(request: Request, body_gz: bytes, *, status_code: int = 2
             media_type="application/json",
             headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
         )
-    return Response(
-        gzip.decompress(body_gz), status_code=status_code, media_type="application/json"
-    )
+    body = await run_in_threadpool(gzip.decompress, body_gz)
+    return Response(body, status_code=status_code, media_type="application/json")

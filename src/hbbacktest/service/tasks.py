@@ -281,12 +281,13 @@ class TaskRunner:
     async def stop(self) -> None:
         """Stop dispatching, kill the workers; tasks that were running become ``interrupted``."""
         self._stopping = True
+        running = [e.job.task_id for e in self._running.values() if e.job.task_id]
         for entry in list(self._running.values()):
             entry.cancel.set()
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
-        for task_id in [e.job.task_id for e in self._running.values() if e.job.task_id]:
+        for task_id in running:
             await asyncio.to_thread(
                 self.store.finish_task,
                 task_id,

@@ -96,7 +96,7 @@ async def get_result(
     body = await run_in_threadpool(store.run_body, run_id, encoding)
     if body is None:
         raise NotFoundError(f"result {run_id} not found")
-    return gzip_json_response(request, body)
+    return await gzip_json_response(request, body)
 
 
 @router.delete(
