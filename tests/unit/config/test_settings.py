@@ -105,3 +105,54 @@ def test_settings_file_that_is_not_a_mapping(tmp_path: Path) -> None:
     file.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         Settings.from_env({"HBBACKTEST_SETTINGS": str(file)})
+
+
+def test_api_settings_defaults() -> None:
+    settings = Settings.from_env({"HBBACKTEST_DATA_DIR": "/srv/hb"})
+    assert settings.configs_path == Path("/srv/hb/configs")
+    assert not settings.auth_enabled
+    assert (settings.task_timeout_s, settings.max_queue) == (1800.0, 64)
+    assert settings.result_retention_days is None
+
+
+def test_api_settings_from_variables() -> None:
+    settings = Settings.from_env(
+        {
+            "HBBACKTEST_CONFIGS_DIR": "/etc/hb/configs",
+            "HBBACKTEST_API_USERNAME": "me",
+            "HBBACKTEST_API_PASSWORD": "s3cret",
+            "HBBACKTEST_TASK_TIMEOUT": "0",
+            "HBBACKTEST_MAX_QUEUE": "5",
+            "HBBACKTEST_RESULT_RETENTION_DAYS": "7.5",
+        }
+    )
+    assert settings.configs_path == Path("/etc/hb/configs") and settings.auth_enabled
+    assert settings.task_timeout_s is None and settings.max_queue == 5
+    assert settings.result_retention_days == 7.5
+    assert "s3cret" not in repr(settings)  # secrets stay out of logs and tracebacks
+
+
+def test_api_settings_from_the_file_are_relative_to_it(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "hb.yml"
+    path.parent.mkdir()
+    path.write_text("configs_dir: saved\napi_username: me\napi_password: pw\nmax_queue: 3\n")
+    settings = Settings.from_env({"HBBACKTEST_SETTINGS": str(path)})
+    assert settings.configs_path == tmp_path / "conf" / "saved"
+    assert (settings.api_username, settings.max_queue) == ("me", 3)
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "message"),
+    [
+        ("HBBACKTEST_MAX_QUEUE", "0", "integer >= 1"),
+        ("HBBACKTEST_MAX_QUEUE", "many", "integer >= 1"),
+        ("HBBACKTEST_TASK_TIMEOUT", "-1", "0 for no limit"),
+        ("HBBACKTEST_TASK_TIMEOUT", "nan", "0 for no limit"),
+        ("HBBACKTEST_RESULT_RETENTION_DAYS", "0", "days > 0"),
+        ("HBBACKTEST_RESULT_RETENTION_DAYS", "inf", "days > 0"),
+    ],
+)
+def test_bad_api_settings_name_the_variable(variable: str, raw: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(variable)) as caught:
+        Settings.from_env({variable: raw})
+    assert message in str(caught.value)
