@@ -31,7 +31,8 @@ from hbbacktest.service.downloads import CandleDownloads
 from hbbacktest.service.sweeps import SweepJobs
 from hbbacktest.service.tasks import TaskRunner
 from hbbacktest.store import Store
-from hbbacktest.sweep.runner import run_sweep
+from hbbacktest.sweep.runner import run_sweep_json
+from hbbacktest.sweep.spec import items_to_json
 
 __all__ = ["create_app"]
 
@@ -71,7 +72,9 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
         store = Store(settings.database_url or Store.default_url(settings.data_dir))
         runner = TaskRunner(settings, store, workers=workers, events=metrics)
         downloads = CandleDownloads(settings)
-        sweep_jobs = SweepJobs(settings, store, run_sweep=run_sweep)
+        sweep_jobs = SweepJobs(
+            settings, store, run_sweep=run_sweep_json, items_to_json=items_to_json
+        )
         try:
             app.state.hb = AppState(
                 settings=settings,

@@ -1,27 +1,39 @@
 """Sweeps in the background, for the API: start one, watch it, stop it, read what is stored.
 
-A sweep runs in a thread of the server (``run_sweep`` itself starts worker processes when its
-items are worth them), so the event loop only reads its counters. Jobs live in memory, one per
-sweep name: a restart forgets them, but every finished item is in the results database, and
-posting the same spec again resumes the sweep.
+A sweep runs in a process of its own (``run_sweep`` there starts worker processes when its
+items are worth them, and runs small sweeps in that process): never in the server's process,
+where its Python and numba work would hold the GIL and slow every request. A thread of the
+server starts it and reads its progress from a pipe; the event loop only reads the counters.
+Jobs live in memory, one per sweep name: a restart forgets them, but every finished item is in
+the results database, and posting the same spec again resumes the sweep.
 
-The function that runs a sweep is passed in (the API passes
-:func:`hbbacktest.sweep.runner.run_sweep`): ``service`` sits below ``sweep`` in the layers, so
-it never imports it.
+The functions that run a sweep and write its items as JSON are passed in (the API passes
+:func:`hbbacktest.sweep.runner.run_sweep_json` and :func:`hbbacktest.sweep.spec.items_to_json`):
+``service`` sits below ``sweep`` in the layers, so it never imports them.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from types import SimpleNamespace
 from typing import Any, Literal, Protocol
 
 from hbbacktest.config.settings import Settings
-from hbbacktest.core.errors import ConfigError, HbBacktestError, NotFoundError, did_you_mean
+from hbbacktest.core.errors import (
+    ConfigError,
+    HbBacktestError,
+    InternalError,
+    NotFoundError,
+    did_you_mean,
+)
 from hbbacktest.service.tasks import TaskStateError
 from hbbacktest.store import Store, SweepRecord, SweepSummary
 
@@ -43,12 +55,12 @@ class SweepItemLike(Protocol):
 
 
 class RunSweep(Protocol):
-    """The signature of :func:`hbbacktest.sweep.runner.run_sweep` that a job calls."""
+    """The signature of :func:`hbbacktest.sweep.runner.run_sweep_json` that a job calls."""
 
     def __call__(
         self,
         name: str,
-        items: Sequence[Any],
+        document: Mapping[str, Any],
         *,
         spec: Mapping[str, Any],
         store: Store,
@@ -149,14 +161,19 @@ class SweepJobs:
     Args:
         settings: data dir, controllers, offline (the default of each sweep).
         store: the results database the sweeps write to.
-        run_sweep: runs a sweep (:func:`hbbacktest.sweep.runner.run_sweep`).
+        run_sweep: runs a sweep from its items as JSON
+            (:func:`hbbacktest.sweep.runner.run_sweep_json`), in the sweep's own process.
+        items_to_json: writes items as JSON (:func:`hbbacktest.sweep.spec.items_to_json`).
         max_workers: the most worker processes one sweep may ask for (default: the
             machine's cores, ``os.cpu_count()``).
         clock: epoch seconds.
 
     Example:
-        >>> from hbbacktest.sweep.runner import run_sweep
-        >>> jobs = SweepJobs(Settings(data_dir=tmp_path), store, run_sweep=run_sweep)
+        >>> from hbbacktest.sweep.runner import run_sweep_json
+        >>> from hbbacktest.sweep.spec import items_to_json
+        >>> jobs = SweepJobs(
+        ...     Settings(data_dir=tmp_path), store, run_sweep=run_sweep_json,
+        ...     items_to_json=items_to_json)
         >>> job = jobs.start("pmm_grid", items, spec=spec.model_dump(mode="json"))
         >>> job.wait(60) and job.status
         'completed'
@@ -168,6 +185,7 @@ class SweepJobs:
         store: Store,
         *,
         run_sweep: RunSweep,
+        items_to_json: Callable[[str, Sequence[Any]], dict[str, Any]],
         max_workers: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -175,6 +193,7 @@ class SweepJobs:
         self.store = store
         self.max_workers = max(1, max_workers or os.cpu_count() or 1)
         self._run_sweep = run_sweep
+        self._items_to_json = items_to_json
         self._clock = clock
         self._jobs: dict[str, SweepJob] = {}
         self._lock = threading.Lock()
@@ -338,20 +357,7 @@ class SweepJobs:
 
         status: SweepStatus = "failed"
         try:
-            report = self._run_sweep(
-                job.name,
-                items,
-                spec=spec,
-                store=self.store,
-                settings=self.settings,
-                workers=job.workers,
-                offline=job.offline,
-                progress=progress,
-                notify=notify,
-                webhook=webhook,
-                should_stop=job._stop.is_set,
-                replace_existing=replace,
-            )
+            report = self._in_process(job, items, spec, replace, webhook, progress, notify)
         except HbBacktestError as exc:
             with job._lock:
                 job.error, job.error_kind = str(exc), type(exc).__name__
@@ -371,6 +377,71 @@ class SweepJobs:
                 job.finished_at = self._clock()
             job._ended.set()
             log.info("sweep %s %s", job.name, status)
+
+    def _in_process(
+        self,
+        job: SweepJob,
+        items: list[SweepItemLike],
+        spec: dict[str, Any],
+        replace: bool,
+        webhook: str | None,
+        progress: Callable[[Any], None],
+        notify: Callable[[str], None],
+    ) -> Any:
+        """Run the sweep in a child process; relay its progress; return its report."""
+        context = _context()
+        parent, child = context.Pipe(duplex=False)
+        stop = context.Event()
+        url = self.settings.database_url or Store.default_url(self.settings.data_dir)
+        process = context.Process(  # type: ignore[attr-defined]
+            target=_sweep_main,
+            args=(
+                child,
+                stop,
+                self._run_sweep,
+                job.name,
+                self._items_to_json(job.name, items),
+                spec,
+                url,
+                self.settings,
+            ),
+            kwargs={
+                "workers": job.workers,
+                "offline": job.offline,
+                "webhook": webhook,
+                "replace": replace,
+            },
+            name=f"hbbacktest-sweep-{job.name}",
+        )
+        process.start()
+        child.close()
+        try:
+            while True:
+                if job._stop.is_set():
+                    stop.set()
+                if not parent.poll(0.2):
+                    if not process.is_alive() and not parent.poll(0):
+                        raise InternalError(
+                            f"the sweep's process ended without a report (exit code "
+                            f"{process.exitcode}): out of memory or a crash in native code; "
+                            "post the spec again to resume"
+                        )
+                    continue
+                kind, payload = parent.recv()
+                if kind == "progress":
+                    progress(payload)
+                elif kind == "note":
+                    notify(payload)
+                elif kind == "error":
+                    raise payload
+                else:
+                    return payload
+        finally:
+            parent.close()
+            process.join(JOIN_S)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
     def _check_running(self, name: str) -> None:
         job = self._jobs.get(name)
@@ -426,3 +497,65 @@ class SweepJobs:
             # Not run by this server (the CLI, or before a restart): what the counts say.
             status = "completed" if counts["pending"] == 0 else "incomplete"
         return {"name": name, "status": status, **counts, **times, "run": run}
+
+
+def _context() -> BaseContext:
+    # A clean process (never a fork of the server, which holds threads and an event loop).
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
+
+
+def _sweep_main(
+    conn: Connection,
+    stop: Any,
+    run_sweep: RunSweep,
+    name: str,
+    document: dict[str, Any],
+    spec: dict[str, Any],
+    url: str,
+    settings: Settings,
+    *,
+    workers: int,
+    offline: bool | None,
+    webhook: str | None,
+    replace: bool,
+) -> None:
+    """A sweep's process: run it on its own connection to the database, report over ``conn``."""
+
+    def progress(update: Any) -> None:
+        snapshot = SimpleNamespace(
+            done=update.done, failed=update.failed, total=update.total, skipped=update.skipped
+        )
+        conn.send(("progress", snapshot))
+
+    try:
+        with Store(url) as store:
+            report = run_sweep(
+                name,
+                document,
+                spec=spec,
+                store=store,
+                settings=settings,
+                workers=workers,
+                offline=offline,
+                progress=progress,
+                notify=lambda note: conn.send(("note", note)),
+                webhook=webhook,
+                should_stop=stop.is_set,
+                replace_existing=replace,
+            )
+        conn.send(("report", report))
+    except HbBacktestError as exc:
+        conn.send(("error", exc))
+    except Exception as exc:  # a bug: its traceback goes to the server's log via the parent
+        import traceback
+
+        conn.send(
+            (
+                "error",
+                InternalError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=20)}"),
+            )
+        )
+    finally:
+        conn.close()

@@ -244,6 +244,20 @@ def run_sweep(
                 notify(problem)
 
 
+def run_sweep_json(name: str, document: Mapping[str, Any], **options: Any) -> SweepReport:
+    """:func:`run_sweep` on items as JSON (:func:`~hbbacktest.sweep.spec.items_to_json`).
+
+    What a sweep's own process runs (the API's): JSON crosses a process boundary where the
+    items' configs, of user controller classes, would not pickle. Every request is validated
+    again on the way in.
+    """
+    from hbbacktest.sweep.spec import items_from_json
+
+    settings: Settings = options["settings"]
+    _, items = items_from_json(dict(document), registry=build_registry(settings))
+    return run_sweep(name, items, **options)
+
+
 def _ending(
     name: str, store: Store, report: SweepReport | None, error: BaseException | None
 ) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from fastapi import FastAPI
 from httpx import Response
 
 from hbbacktest.api import create_app
-from hbbacktest.api.routes import sweeps as sweeps_routes
 from hbbacktest.config.settings import Settings
 from hbbacktest.controllers.registry import ControllerRegistry
 from hbbacktest.core.errors import DataError
@@ -31,7 +30,7 @@ from hbbacktest.service.sweeps import SweepJobs
 from hbbacktest.store import ResultRow, Store, parse_condition
 from hbbacktest.sweep import SweepSpec, expand
 from hbbacktest.sweep.results import run_command
-from hbbacktest.sweep.runner import run_sweep
+from hbbacktest.sweep.spec import items_to_json
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for httpx2 with a UserWarning (pyproject's filter expects a
@@ -109,25 +108,14 @@ def settings(tmp_path_factory: pytest.TempPathFactory, controllers_dir: Path) ->
 
 @pytest.fixture(scope="module")
 def app(settings: Settings) -> FastAPI:
-    app = create_app(settings, workers=1)
-    if not any(getattr(route, "path", "").startswith("/sweeps") for route in app.routes):
-        app.include_router(sweeps_routes.router)  # until create_app includes it
-    return app
+    return create_app(settings, workers=1)
 
 
 @pytest.fixture(scope="module")
 def api(app: FastAPI) -> Iterator[TestClient]:
     """This module's own app, started (not the shared ``client``: it wires the sweeps in)."""
     with TestClient(app) as client:
-        state = app.state.hb
-        own: SweepJobs | None = None
-        if not hasattr(state, "sweeps"):  # until the lifespan builds them
-            own = SweepJobs(state.settings, state.store, run_sweep=run_sweep)
-            jobs = own
-            app.dependency_overrides[sweeps_routes.sweep_jobs] = lambda: jobs
         yield client
-        if own is not None:
-            own.close()
 
 
 @pytest.fixture(scope="module")
@@ -408,22 +396,31 @@ def test_failed_items_are_counted_and_listed_on_request(api: TestClient) -> None
     assert "no finished item" in strict(nothing)["detail"]
 
 
+def _unreadable_store(name: str, document: Any, **options: Any) -> Any:
+    # Module level: a sweep runs in its own process, which imports this by name.
+    raise DataError("the candle store is unreadable")
+
+
+def _bug(name: str, document: Any, **options: Any) -> Any:
+    raise RuntimeError("bug")
+
+
 @pytest.mark.parametrize(
-    ("raised", "kind"),
-    [(DataError("the candle store is unreadable"), "DataError"), (RuntimeError("bug"), None)],
+    ("run", "message", "kind"),
+    [
+        (_unreadable_store, "the candle store is unreadable", "DataError"),
+        (_bug, "bug", "InternalError"),
+    ],
 )
 def test_a_sweep_that_raises_is_failed_with_its_error(
-    settings: Settings, store: Store, raised: Exception, kind: str | None
+    settings: Settings, store: Store, run: Any, message: str, kind: str
 ) -> None:
-    def run(name: str, items: Any, **options: Any) -> Any:
-        raise raised
-
-    jobs = SweepJobs(settings, store, run_sweep=run)
+    jobs = SweepJobs(settings, store, run_sweep=run, items_to_json=items_to_json)
     items = expand(SweepSpec.model_validate(small("api_raises")), registry=ControllerRegistry())
     job = jobs.start("api_raises", items, spec={"name": "api_raises"})
     assert job.wait(10)
     shown = job.to_dict()
     assert shown["status"] == "failed"
-    assert shown["error_kind"] == (kind or "InternalError")
-    assert str(raised) in shown["error"]
+    assert shown["error_kind"] == kind
+    assert message in shown["error"]
     assert jobs.overview()[-1]["status"] == "failed"
