@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from hbbacktest import __version__
 from hbbacktest.api.auth import require_auth
 from hbbacktest.api.deps import AppState
-from hbbacktest.api.errors import install_error_handlers
+from hbbacktest.api.errors import COMMON_RESPONSES, install_error_handlers
 from hbbacktest.api.observe import ApiMetrics, RequestMiddleware
 from hbbacktest.api.responses import StrictJSONResponse
 from hbbacktest.api.routes import (
@@ -107,12 +107,13 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
     app.add_middleware(RequestMiddleware, metrics=metrics)
     app.include_router(health.router)
     guarded = [Depends(require_auth)]
-    app.include_router(health.metrics_router, dependencies=guarded)
-    app.include_router(backtesting.router, dependencies=guarded)
-    app.include_router(backtesting.legacy_router, dependencies=guarded)
-    app.include_router(results.router, dependencies=guarded)
-    app.include_router(controllers.router, dependencies=guarded)
-    app.include_router(candles.router, dependencies=guarded)
-    app.include_router(performance.router, dependencies=guarded)
-    app.include_router(sweeps.router, dependencies=guarded)
+    common = COMMON_RESPONSES
+    app.include_router(health.metrics_router, dependencies=guarded, responses=common)
+    app.include_router(backtesting.router, dependencies=guarded, responses=common)
+    app.include_router(backtesting.legacy_router, dependencies=guarded, responses=common)
+    app.include_router(results.router, dependencies=guarded, responses=common)
+    app.include_router(controllers.router, dependencies=guarded, responses=common)
+    app.include_router(candles.router, dependencies=guarded, responses=common)
+    app.include_router(performance.router, dependencies=guarded, responses=common)
+    app.include_router(sweeps.router, dependencies=guarded, responses=common)
     return app

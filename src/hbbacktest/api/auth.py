@@ -15,7 +15,25 @@ from hbbacktest.core.errors import ConfigError
 __all__ = ["check_bind", "require_auth"]
 
 INSECURE = ("admin", "admin")
-_basic = HTTPBasic(auto_error=False, description="HBBACKTEST_API_USERNAME / _PASSWORD")
+
+
+class _OptionalBasic(HTTPBasic):
+    """HTTP Basic that never answers by itself: a malformed header counts as no credentials.
+
+    FastAPI's ``HTTPBasic`` answers 401 for an undecodable header even with
+    ``auto_error=False``; a server without credentials must ignore the header instead, and
+    one with credentials refuses it in :func:`require_auth` like any wrong ones.
+    """
+
+    async def __call__(self, request: Request) -> HTTPBasicCredentials | None:  # type: ignore[override]
+        """The credentials, or None when absent or unreadable."""
+        try:
+            return await super().__call__(request)
+        except HTTPException:
+            return None
+
+
+_basic = _OptionalBasic(auto_error=False, description="HBBACKTEST_API_USERNAME / _PASSWORD")
 
 
 def require_auth(

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -37,9 +38,34 @@ from hbbacktest.service.configs import (
 )
 from hbbacktest.service.tasks import TaskStateError
 
-__all__ = ["install_error_handlers", "status_for"]
+__all__ = ["COMMON_RESPONSES", "Problem", "install_error_handlers", "problem", "status_for"]
 
 log = logging.getLogger("hbbacktest.api")
+
+
+class Problem(BaseModel):
+    """Every error answer: what went wrong (and how to fix it), and its kind."""
+
+    detail: str | list[dict[str, Any]] = Field(
+        description="The message; for a malformed body, a list of {loc, msg, type}."
+    )
+    error: str | None = Field(default=None, description="The error's kind (class name).")
+    message: str | None = Field(default=None, description="A malformed body's problems, joined.")
+    error_id: str | None = Field(default=None, description="A 500's id, also in the log.")
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry for an error status, with the :class:`Problem` body."""
+    return {"model": Problem, "description": description}
+
+
+#: Statuses any route may answer (declared on every router).
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: problem("Missing or wrong credentials (when the server has them)."),
+    422: problem("Invalid input: the field path and what was expected."),
+    500: problem("A bug (never bad input): the answer's error_id is in the server log."),
+}
+
 
 # Most specific first: the first class an error is an instance of decides.
 _STATUSES: tuple[tuple[type[BaseException], int], ...] = (

@@ -278,7 +278,8 @@ class _Upstream:
         self.window = result.bar_ts[result.start_row :]
         self.close = None if candles is None else _aligned(candles, result.bar_ts)
         self.candles = candles
-        self.controller_id = str(config.id)
+        # A config without an id has none (null), as in the native result, never "None".
+        self.controller_id = None if config.id is None else str(config.id)
         self.barrier = _barrier(config)
         self.leverage = int(getattr(config, "leverage", 1))
         self.activation_bounds = _activation_bounds(config)

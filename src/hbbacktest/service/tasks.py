@@ -52,7 +52,7 @@ RETENTION_EVERY_S = 3600.0
 INTERRUPTED_NOTE = (
     "the server stopped while this backtest ran; resubmit it with "
     "POST /backtesting/tasks/{task_id}/resubmit"
-)
+)  # formatted per task by the store
 
 
 def new_id() -> str:
@@ -376,6 +376,14 @@ class TaskRunner:
             TaskStateError: it is pending or running.
             BusyError: the queue is full.
         """
+        # What can never succeed is said first (404, 409), before "busy, retry" (429).
+        current = await asyncio.to_thread(self.store.get_task, task_id)
+        if current is None:
+            raise NotFoundError(f"task {task_id} not found")
+        if current.status in ("pending", "running"):
+            raise TaskStateError(
+                f"task {task_id} is {current.status}: wait for it to finish or delete it first"
+            )
         self._check_room()
         try:
             record = await asyncio.to_thread(self.store.requeue_task, task_id)

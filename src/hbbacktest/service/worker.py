@@ -111,7 +111,8 @@ def execute(job: Job, context: _Context, send: Callable[[Early], None] | None = 
             request,
             settings=context.settings,
             registry=context.registry,
-            access=context.access(job.body.get("offline")),
+            # A body may ask for offline, never for online: the server's setting is a ceiling.
+            access=context.access(True if job.body.get("offline") else None),
         )
         upstream = upstream_result_json(result)
         if job.early and send is not None:

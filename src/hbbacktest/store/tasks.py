@@ -341,22 +341,29 @@ class TaskRepository:
         return self.get_task(task_id)
 
     def recover_tasks(self, *, note: str) -> tuple[int, list[TaskRecord]]:
-        """After a restart: running tasks become ``interrupted`` (with ``note`` as their error).
+        """After a restart: running tasks become ``interrupted``, with ``note`` as their error.
+
+        Args:
+            note: the error to record; ``{task_id}`` in it is replaced by each task's id.
 
         Returns:
             How many were interrupted, and the pending tasks, oldest first, to queue again.
         """
         with self._db.write() as conn:
-            interrupted = conn.execute(
-                update(task)
-                .where(task.c.status == "running")
-                .values(
-                    status="interrupted",
-                    completed_at=self._clock(),
-                    error=note,
-                    error_kind="Interrupted",
+            running = conn.execute(select(task.c.id).where(task.c.status == "running")).scalars()
+            ids = list(running)
+            now = self._clock()
+            for task_id in ids:
+                conn.execute(
+                    update(task)
+                    .where(task.c.id == task_id, task.c.status == "running")
+                    .values(
+                        status="interrupted",
+                        completed_at=now,
+                        error=note.replace("{task_id}", task_id),
+                        error_kind="Interrupted",
+                    )
                 )
-            ).rowcount
             pending = [
                 _task_record(row)
                 for row in conn.execute(
@@ -365,7 +372,7 @@ class TaskRepository:
                     .order_by(task.c.created_at, task.c.id)
                 ).mappings()
             ]
-        return int(interrupted), pending
+        return len(ids), pending
 
     def purge(self, older_than: float) -> tuple[int, int]:
         """Delete finished tasks and runs stored before ``older_than`` (epoch seconds).

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from hbbacktest.api.deps import RunnerDep, StateDep, StoreDep
+from hbbacktest.api.errors import problem
 from hbbacktest.core.errors import NotFoundError
 from hbbacktest.service.hbapi import BacktestingConfig, request_from_body
 from hbbacktest.store import TaskRecord
@@ -32,9 +33,14 @@ _RESULT_DOC = {
         "fill_model). The stored run's id is in the X-Run-ID header.",
         "content": {"application/json": {"example": {"executors": [], "results": {}}}},
     },
-    409: {"description": "Candles missing offline (names the range and the fetch command)."},
-    422: {"description": "Invalid body or config (field path and message)."},
-    429: {"description": "Queue full; retry after Retry-After seconds."},
+    400: problem("A saved config name that leaves the configs directory."),
+    404: problem("No such saved config, or no such controller (the available ones listed)."),
+    409: problem("Candles missing offline (names the range and the fetch command)."),
+    422: problem("Invalid body or config (field path and message)."),
+    429: problem("Queue full; retry after Retry-After seconds."),
+    502: problem("The exchange refused the candle request."),
+    503: problem("The exchange kept failing (Retry-After), or the results database is down."),
+    504: problem("The backtest ran past HBBACKTEST_TASK_TIMEOUT and was stopped."),
 }
 _TASK_EXAMPLE = {
     "task_id": "3f2a9c1d0b7e4a55",
@@ -125,8 +131,10 @@ async def run_backtesting_root(
                 "application/json": {"example": {"task_id": "3f2a9c1d", "status": "pending"}}
             }
         },
-        422: {"description": "Invalid body or config."},
-        429: {"description": "Queue full; retry after Retry-After seconds."},
+        400: problem("A saved config name that leaves the configs directory."),
+        404: problem("No such saved config, or no such controller."),
+        422: problem("Invalid body or config."),
+        429: problem("Queue full; retry after Retry-After seconds."),
     },
 )
 async def create_backtest_task(body: BacktestingConfig, state: StateDep) -> dict[str, Any]:
@@ -151,7 +159,7 @@ async def list_backtest_tasks(store: StoreDep) -> list[dict[str, Any]]:
     response_class=Response,
     responses={
         200: {"content": {"application/json": {"example": {**_TASK_EXAMPLE, "result": {}}}}},
-        404: {"description": "No such task."},
+        404: problem("No such task."),
     },
 )
 async def get_backtest_task(task_id: str, store: StoreDep) -> Response:
@@ -179,7 +187,7 @@ async def get_backtest_task(task_id: str, store: StoreDep) -> Response:
                 "application/json": {"example": {"status": "deleted", "task_id": "3f2a9c1d"}}
             }
         },
-        404: {"description": "No such task."},
+        404: problem("No such task."),
     },
 )
 async def delete_backtest_task(task_id: str, runner: RunnerDep) -> dict[str, str]:
@@ -196,8 +204,8 @@ async def delete_backtest_task(task_id: str, runner: RunnerDep) -> dict[str, str
                 "application/json": {"example": {"task_id": "3f2a9c1d", "status": "pending"}}
             }
         },
-        404: {"description": "No such task."},
-        409: {"description": "The task is still pending or running."},
+        404: problem("No such task."),
+        409: problem("The task is still pending or running."),
     },
 )
 async def resubmit_backtest_task(task_id: str, runner: RunnerDep) -> dict[str, Any]:

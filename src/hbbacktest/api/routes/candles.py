@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from hbbacktest.api.deps import StateDep
+from hbbacktest.api.errors import problem
 from hbbacktest.service.data import list_candles
 
 router = APIRouter(prefix="/candles", tags=["candles"])
@@ -97,7 +98,7 @@ async def get_candles(state: StateDep) -> list[dict[str, Any]]:
     status_code=202,
     responses={
         202: {"content": {"application/json": {"example": {**_JOB_EXAMPLE, "status": "pending"}}}},
-        422: {"description": "Offline server, unknown connector or interval, bad window."},
+        422: problem("Offline server, unknown connector or interval, bad window."),
     },
 )
 async def download_candles(body: DownloadRequest, state: StateDep) -> dict[str, Any]:
@@ -128,7 +129,7 @@ async def list_downloads(state: StateDep) -> list[dict[str, Any]]:
     "/download/{job_id}",
     responses={
         200: {"content": {"application/json": {"example": _JOB_EXAMPLE}}},
-        404: {"description": "No such download."},
+        404: problem("No such download."),
     },
 )
 async def get_download(job_id: str, state: StateDep) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body
 from starlette.concurrency import run_in_threadpool
 
 from hbbacktest.api.deps import StateDep
+from hbbacktest.api.errors import problem
 from hbbacktest.service import configs
 
 router = APIRouter(prefix="/controllers", tags=["controllers"])
@@ -29,11 +30,11 @@ _CONFIG_EXAMPLE = {
     "sell_spreads": [0.002, 0.004],
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Unknown controller (the answer lists the available ones)."}
+    404: problem("Unknown controller (the answer lists the available ones).")
 }
 _BAD_NAME: dict[int | str, dict[str, Any]] = {
-    400: {"description": "A config name that leaves the configs directory."},
-    404: {"description": "No such saved config (the answer names the closest)."},
+    400: problem("A config name that leaves the configs directory."),
+    404: problem("No such saved config (the answer names the closest)."),
 }
 
 
@@ -92,7 +93,7 @@ async def get_controller_config(config_name: str, state: StateDep) -> dict[str, 
             }
         },
         400: _BAD_NAME[400],
-        422: {"description": "The config is invalid (every bad field named)."},
+        422: problem("The config is invalid (every bad field named)."),
     },
 )
 async def save_controller_config(
@@ -201,7 +202,7 @@ async def get_controller_config_schema(
                 }
             }
         },
-        422: {"description": "The config is invalid (every bad field named)."},
+        422: problem("The config is invalid (every bad field named)."),
         **_NOT_FOUND,
     },
 )

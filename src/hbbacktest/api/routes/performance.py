@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from hbbacktest.api.errors import problem
 from hbbacktest.service.summarize import SummarizeRequest, summarize
 
 router = APIRouter(prefix="/performance", tags=["performance"])
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/performance", tags=["performance"])
                 }
             }
         },
-        422: {"description": "An invalid executor (its index and field named)."},
+        422: problem("An invalid executor (its index and field named)."),
     },
 )
 async def summarize_performance(body: SummarizeRequest) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from hbbacktest.api.deps import StoreDep
+from hbbacktest.api.errors import problem
 from hbbacktest.api.responses import gzip_json_response
 from hbbacktest.core.errors import NotFoundError
 from hbbacktest.core.time import parse_time
@@ -82,7 +83,7 @@ async def list_results(
     response_class=Response,
     responses={
         200: {"description": "The native result (what `hbbacktest run` writes)."},
-        404: {"description": "No such result."},
+        404: problem("No such result."),
     },
 )
 async def get_result(
@@ -103,7 +104,7 @@ async def get_result(
     "/{run_id}",
     responses={
         200: {"content": {"application/json": {"example": {"status": "deleted", "id": "9c0e"}}}},
-        404: {"description": "No such result."},
+        404: problem("No such result."),
     },
 )
 async def delete_result(run_id: str, store: StoreDep) -> dict[str, str]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from hbbacktest.api.deps import StateDep, StoreDep
+from hbbacktest.api.errors import problem
 from hbbacktest.config.validation import validate_model
 from hbbacktest.core.errors import DataError
 from hbbacktest.service.configs import read_config
@@ -120,9 +121,7 @@ _ROW_EXAMPLE = {
     "finished_at": 1767268801.2,
     "warnings": [],
 }
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such sweep (with a did-you-mean)."}
-}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("No such sweep (with a did-you-mean).")}
 
 
 def _plan(body: SweepBody, state: StateDep) -> tuple[SweepSpec, Expansion]:
@@ -151,12 +150,12 @@ def _plan(body: SweepBody, state: StateDep) -> tuple[SweepSpec, Expansion]:
                 }
             },
         },
-        404: {"description": "spec.base names no saved config, or no controller."},
+        404: problem("spec.base names no saved config, or no controller."),
         409: {
             "description": "The sweep is running already, or is stored from another spec "
             '(post with "replace": true).'
         },
-        422: {"description": "Invalid spec: every problem (field or combination) listed."},
+        422: problem("Invalid spec: every problem (field or combination) listed."),
     },
 )
 async def start_sweep(body: SweepBody, state: StateDep, jobs: JobsDep) -> dict[str, Any]:
@@ -222,7 +221,7 @@ def _row(row: ResultRow) -> dict[str, Any]:
     responses={
         200: {"content": {"application/json": {"example": [_ROW_EXAMPLE]}}},
         **_NOT_FOUND,
-        422: {"description": "A bad condition, or a name that is no parameter or metric."},
+        422: problem("A bad condition, or a name that is no parameter or metric."),
     },
 )
 async def sweep_results(
@@ -282,8 +281,8 @@ async def sweep_results(
             }
         },
         **_NOT_FOUND,
-        409: {"description": "No item has finished yet."},
-        422: {"description": "No such metric (with a did-you-mean)."},
+        409: problem("No item has finished yet."),
+        422: problem("No such metric (with a did-you-mean)."),
     },
 )
 async def best_of_sweep(
@@ -329,7 +328,7 @@ async def best_of_sweep(
                 }
             }
         },
-        404: {"description": "No sweep of that name is running."},
+        404: problem("No sweep of that name is running."),
     },
 )
 async def stop_sweep(
