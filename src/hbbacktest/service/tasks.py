@@ -105,6 +105,8 @@ class _Worker:
         self._name = name
         self._process: Any = None
         self._conn: Connection | None = None
+        # The job's thread (cancel, timeout) and the runner's stop() may kill at once.
+        self._kill_lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -149,23 +151,27 @@ class _Worker:
         ``on_early`` gets hummingbot-api's JSON of an ``early`` job as soon as it arrives.
         """
         self.ensure_started()
-        assert self._conn is not None and self._process is not None
+        conn, process = self._conn, self._process
+        assert conn is not None and process is not None
         started = time.monotonic()
-        self._conn.send(job)
+        conn.send(job)
         while True:
-            if self._conn.poll(POLL_S):
-                try:
-                    message: Outcome | Early = self._conn.recv()
-                except (EOFError, OSError):
-                    return self._died(started)
-                if isinstance(message, Early):
-                    if on_early is not None:
-                        on_early(message.upstream)
-                    continue
-                return message
             if cancel.is_set():
                 self.kill()
                 raise _Cancelled
+            try:
+                ready = conn.poll(POLL_S)
+                message: Outcome | Early | None = conn.recv() if ready else None
+            except (EOFError, OSError, ValueError):  # died, or killed by stop() meanwhile
+                if cancel.is_set():
+                    raise _Cancelled from None
+                return self._died(process, started)
+            if isinstance(message, Early):
+                if on_early is not None:
+                    on_early(message.upstream)
+                continue
+            if message is not None:
+                return message
             elapsed = time.monotonic() - started
             if timeout_s is not None and elapsed > timeout_s:
                 self.kill()
@@ -177,11 +183,14 @@ class _Worker:
                     ),
                     seconds=elapsed,
                 )
-            if not self._process.is_alive():
-                return self._died(started)
+            if not process.is_alive():
+                return self._died(process, started)
 
-    def _died(self, started: float) -> Outcome:
-        code = self._process.exitcode if self._process is not None else None
+    def _died(self, process: Any, started: float) -> Outcome:
+        try:
+            code: int | None = process.exitcode
+        except ValueError:  # closed by a concurrent kill()
+            code = None
         self.kill()
         signal_note = f" (killed by signal {-code})" if code is not None and code < 0 else ""
         return Outcome(
@@ -194,16 +203,18 @@ class _Worker:
         )
 
     def kill(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(OSError):
-                self._conn.close()
-        if self._process is not None:
-            if self._process.is_alive():
-                self._process.kill()
-            self._process.join(5)
-            with contextlib.suppress(ValueError):
-                self._process.close()
-        self._process, self._conn = None, None
+        with self._kill_lock:
+            process, conn = self._process, self._conn
+            self._process, self._conn = None, None
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.close()
+            if process is not None:
+                if process.is_alive():
+                    process.kill()
+                process.join(5)
+                with contextlib.suppress(ValueError):
+                    process.close()
 
 
 def _settle(future: asyncio.Future[bytes], upstream: bytes) -> None:

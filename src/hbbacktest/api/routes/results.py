@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -63,7 +64,10 @@ async def list_results(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
     """Stored results, newest first, filtered by controller, connector, pair and date."""
-    bounds = [None if raw is None else float(parse_time(raw)) for raw in (since, until)]
+    bounds = [
+        None if raw is None else _moment(raw, name)
+        for raw, name in ((since, "since"), (until, "until"))
+    ]
     rows, total = await run_in_threadpool(
         lambda: store.list_runs(
             controller_name=controller_name,
@@ -76,6 +80,17 @@ async def list_results(
         )
     )
     return {"total": total, "limit": limit, "offset": offset, "items": [run_dict(r) for r in rows]}
+
+
+def _moment(raw: str, name: str) -> float:
+    """A date, ISO time or epoch; epoch seconds keep their fraction (``created_at`` has one)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value) and 0 <= value < 1e10:  # seconds, not ms/µs/ns
+        return value
+    return float(parse_time(raw, field=name))
 
 
 @router.get(
