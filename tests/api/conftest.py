@@ -288,7 +288,8 @@ def client_settings(tmp_path_factory: pytest.TempPathFactory, controllers_dir: P
     return make_settings(tmp_path_factory.mktemp("api"), controllers_dir)
 
 
-@pytest.fixture(scope="session")
+# Package scope: its worker process ends with tests/api, before other packages run.
+@pytest.fixture(scope="package")
 def client(client_settings: Settings) -> Iterator[TestClient]:
     """The session's app: SQLite, offline, one worker."""
     with running_app(client_settings) as started:
@@ -307,7 +308,8 @@ def db_client(
             yield started
 
 
-@pytest.fixture(scope="session")
+# Package scope: its worker process ends with tests/api, before other packages run.
+@pytest.fixture(scope="package")
 def auth_client(
     tmp_path_factory: pytest.TempPathFactory, controllers_dir: Path
 ) -> Iterator[TestClient]:
@@ -322,7 +324,8 @@ def auth_client(
         yield started
 
 
-@pytest.fixture(scope="session")
+# Package scope: its worker process ends with tests/api, before other packages run.
+@pytest.fixture(scope="package")
 def exchange() -> Iterator[ExchangeServer]:
     """The local replay server: binance markets of :data:`EXCHANGE_PAIRS`."""
     server = ExchangeServer()
@@ -335,7 +338,8 @@ def exchange() -> Iterator[ExchangeServer]:
     assert server.errors == []
 
 
-@pytest.fixture(scope="session")
+# Package scope: its worker process ends with tests/api, before other packages run.
+@pytest.fixture(scope="package")
 def online_client(
     tmp_path_factory: pytest.TempPathFactory, controllers_dir: Path, exchange: ExchangeServer
 ) -> Iterator[TestClient]:
