@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 import logging
 import multiprocessing
 import threading
@@ -39,7 +38,7 @@ from hbbacktest.core.errors import (
     NotFoundError,
     RunTimeoutError,
 )
-from hbbacktest.service.worker import READY, Early, Job, Outcome, worker_main
+from hbbacktest.service.worker import EARLY, READY, Job, Outcome, worker_main
 from hbbacktest.store import Store, TaskRecord
 
 __all__ = ["RunnerEvents", "TaskRunner", "TaskStateError", "new_id"]
@@ -92,6 +91,7 @@ class _Cancelled(Exception):
 class _Entry:
     job: Job
     future: asyncio.Future[bytes] | None = None
+    early: bytes | None = None  # hummingbot-api's JSON, when the worker sent it ahead
     cancel: threading.Event = field(default_factory=threading.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -161,15 +161,18 @@ class _Worker:
                 raise _Cancelled
             try:
                 ready = conn.poll(POLL_S)
-                message: Outcome | Early | None = conn.recv() if ready else None
+                message: Outcome | str | None = conn.recv() if ready else None
+                upstream = conn.recv_bytes() if message == EARLY else None
             except (EOFError, OSError, ValueError):  # died, or killed by stop() meanwhile
                 if cancel.is_set():
                     raise _Cancelled from None
                 return self._died(process, started)
-            if isinstance(message, Early):
+            if upstream is not None:
                 if on_early is not None:
-                    on_early(message.upstream)
+                    on_early(upstream)
                 continue
+            if isinstance(message, str):
+                raise InternalError(f"the backtest worker said {message!r}")
             if message is not None:
                 return message
             elapsed = time.monotonic() - started
@@ -267,6 +270,7 @@ class TaskRunner:
             _Worker(_context(), settings, f"hbbacktest-worker-{i}") for i in range(workers)
         ]
         self._loops: list[asyncio.Task[None]] = []
+        self._recorders: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     # ---------------------------------------------------------------------------------------
@@ -298,6 +302,8 @@ class TaskRunner:
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        # Finished runs still being stored are kept: wait for them.
+        await asyncio.gather(*list(self._recorders), return_exceptions=True)
         for task_id in running:
             await asyncio.to_thread(
                 self.store.finish_task,
@@ -489,6 +495,7 @@ class TaskRunner:
         future = entry.future
 
         def answer(upstream: bytes) -> None:
+            entry.early = upstream
             if future is not None:
                 loop.call_soon_threadsafe(_settle, future, upstream)
 
@@ -508,22 +515,55 @@ class TaskRunner:
             if entry.future is not None and not entry.future.done():
                 entry.future.cancel()
             return
+        # Recorded in the background: the worker is free now, and its next job should not wait
+        # for this one's compression and database writes.
+        recorder = asyncio.create_task(self._record(entry, outcome))
+        self._recorders.add(recorder)
+        recorder.add_done_callback(self._recorders.discard)
+
+    async def _record(self, entry: _Entry, outcome: Outcome) -> None:
+        """Store a finished job's run, settle its task and its waiting ``/run``; never raises."""
+        job, task_id = entry.job, entry.job.task_id
+        try:
+            await self._record_outcome(entry, outcome)
+        except Exception as exc:  # the database failed: said on the task, never lost
+            log.exception("recording run %s failed: %s", job.run_id, exc)
+            if task_id is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(
+                        self.store.finish_task,
+                        task_id,
+                        "failed",
+                        error=f"the result could not be stored: {exc}",
+                        error_kind=type(exc).__name__,
+                    )
+            if entry.future is not None and not entry.future.done():
+                entry.future.set_exception(
+                    exc if isinstance(exc, HbBacktestError) else InternalError(str(exc))
+                )
+
+    async def _record_outcome(self, entry: _Entry, outcome: Outcome) -> None:
+        job, task_id = entry.job, entry.job.task_id
         if outcome.run is not None:
-            record = await asyncio.to_thread(self.store.add_run, outcome.run)
+            finished = outcome.run
+            # Compressed in a thread: zlib releases the GIL, so it overlaps the worker's next run.
+            record = await asyncio.to_thread(
+                lambda: self.store.add_run(finished.compressed(entry.early))
+            )
             self._events.backtest_finished("completed", outcome.seconds, outcome.fetched_pages)
             log.info(
                 "backtest run=%s completed in %.3f s: %s executors, net_pnl_quote=%s",
                 job.run_id,
                 outcome.seconds,
-                outcome.run.results.get("total_executors"),
-                outcome.run.results.get("net_pnl_quote"),
+                finished.results.get("total_executors"),
+                finished.results.get("net_pnl_quote"),
             )
             if task_id is not None:
                 await asyncio.to_thread(
                     self.store.finish_task, task_id, "completed", run_id=record.id
                 )
             if entry.future is not None and not entry.future.done():
-                entry.future.set_result(gzip.decompress(outcome.run.upstream_gz))
+                entry.future.set_result(finished.upstream or entry.early or b"")
             return
         error = outcome.error or InternalError("the worker answered neither a result nor an error")
         status = "timeout" if isinstance(error, RunTimeoutError) else "failed"

@@ -1,8 +1,9 @@
 """The backtest worker process of the API's pool: run one request, encode, compress, answer.
 
-Everything CPU-bound about a backtest happens here, never in the server's event loop: the run,
-the native JSON, hummingbot-api's JSON, and their gzip. The parent receives finished bytes it
-can store and send as they are. A worker serves jobs one at a time over a pipe until the pipe
+Everything CPU-bound about a backtest that needs Python happens here, never in the server's
+process: the run, the native JSON and hummingbot-api's JSON. The parent compresses them in a
+thread (zlib releases the GIL, so that overlaps this worker's next run on another core) and
+stores them. A worker serves jobs one at a time over a pipe until the pipe
 closes; the parent kills it to cancel a job or stop one past its time limit, and starts another.
 """
 
@@ -28,9 +29,11 @@ from hbbacktest.service.controllers import build_registry
 from hbbacktest.service.hbapi import request_from_body
 from hbbacktest.store.tasks import NewRun
 
-__all__ = ["READY", "Early", "Job", "Outcome", "execute", "worker_main"]
+__all__ = ["EARLY", "READY", "FinishedRun", "Job", "Outcome", "execute", "worker_main"]
 
 READY = "ready"
+#: Sent before a run's hummingbot-api JSON, which follows as raw bytes (no pickling copy).
+EARLY = "early"
 GZIP_LEVEL = 1  # JSON of numbers compresses ~6x even at level 1, at >100 MB/s
 
 
@@ -43,9 +46,9 @@ class Job:
         body: the hummingbot-api body as posted (validated again here: a saved config it
             names is read here).
         task_id: the API task it belongs to, if any.
-        early: send hummingbot-api's JSON (:class:`Early`) as soon as it is encoded, before
-            the native encoding and the compression that storing needs (``POST /run`` answers
-            then).
+        early: send hummingbot-api's JSON (:data:`EARLY`) as soon as it is encoded, before
+            the native encoding (``POST /run`` answers then); the :class:`Outcome` then leaves
+            it out.
     """
 
     run_id: str
@@ -55,10 +58,40 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Early:
-    """A finished run's hummingbot-api JSON, sent before its :class:`Outcome`."""
+class FinishedRun:
+    """A finished run's record and both encodings, uncompressed.
 
-    upstream: bytes
+    Attributes:
+        upstream: hummingbot-api's JSON; None when it went ahead as :class:`Early`.
+    """
+
+    id: str
+    config_id: str
+    request: dict[str, Any]
+    results: dict[str, Any]
+    warnings: list[str]
+    seconds: float
+    native: bytes
+    upstream: bytes | None
+    task_id: str | None
+
+    def compressed(self, upstream: bytes | None = None) -> NewRun:
+        """The run to store, both encodings gzip-compressed (``upstream`` if sent early)."""
+        body = self.upstream if self.upstream is not None else upstream
+        if body is None:
+            raise ValueError("the run's hummingbot-api JSON is missing")
+        return NewRun(
+            id=self.id,
+            config_id=self.config_id,
+            request=self.request,
+            results=self.results,
+            warnings=self.warnings,
+            seconds=self.seconds,
+            native_gz=gzip.compress(self.native, GZIP_LEVEL, mtime=0),
+            native_size=len(self.native),
+            upstream_gz=gzip.compress(body, GZIP_LEVEL, mtime=0),
+            task_id=self.task_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -73,7 +106,7 @@ class Outcome:
         seconds: wall time in the worker.
     """
 
-    run: NewRun | None = None
+    run: FinishedRun | None = None
     error: HbBacktestError | None = None
     trace: str | None = None
     fetched_pages: int = 0
@@ -99,7 +132,7 @@ class _Context:
         self.pages += 1
 
 
-def execute(job: Job, context: _Context, send: Callable[[Early], None] | None = None) -> Outcome:
+def execute(job: Job, context: _Context, send: Callable[[bytes], None] | None = None) -> Outcome:
     """Run one job and encode its result; never raises (``send`` gets the early answer)."""
     started = time.perf_counter()
     context.pages = 0
@@ -116,19 +149,18 @@ def execute(job: Job, context: _Context, send: Callable[[Early], None] | None = 
         )
         upstream = upstream_result_json(result)
         if job.early and send is not None:
-            send(Early(upstream))
+            send(upstream)
         native = b"".join(json_chunks(result))
         seconds = time.perf_counter() - started
-        run = NewRun(
+        run = FinishedRun(
             id=job.run_id,
             config_id=request.config_id,
             request=request.model_dump(mode="json"),
             results=results_json(result.results),
             warnings=list(result.warnings),
             seconds=seconds,
-            native_gz=gzip.compress(native, GZIP_LEVEL, mtime=0),
-            native_size=len(native),
-            upstream_gz=gzip.compress(upstream, GZIP_LEVEL, mtime=0),
+            native=native,
+            upstream=None if job.early and send is not None else upstream,
             task_id=job.task_id,
         )
         return Outcome(run=run, fetched_pages=context.pages, seconds=seconds)
@@ -157,7 +189,12 @@ def worker_main(conn: Connection, settings: Settings) -> None:
             job = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(execute(job, context, conn.send))
+        conn.send(execute(job, context, lambda upstream: _send_early(conn, upstream)))
+
+
+def _send_early(conn: Connection, upstream: bytes) -> None:
+    conn.send(EARLY)
+    conn.send_bytes(upstream)
 
 
 def _warm_up(context: _Context) -> None:
