@@ -24,9 +24,9 @@ from hbbacktest.core.errors import ConfigError, did_you_mean
 from hbbacktest.service.backtest import request_from_dict
 from hbbacktest.service.configs import ControllerNotFoundError, read_config
 
-__all__ = ["BacktestingConfig", "request_from_body"]
+__all__ = ["EXAMPLE_CONFIG", "BacktestingConfig", "request_from_body"]
 
-_EXAMPLE_CONFIG: dict[str, Any] = {
+EXAMPLE_CONFIG: dict[str, Any] = {
     "id": "pmm_simple_btc",
     "controller_name": "pmm_simple",
     "controller_type": "market_making",
@@ -53,7 +53,7 @@ class BacktestingConfig(BaseModel):
                     "end_time": 1736294400,
                     "backtesting_resolution": "1m",
                     "trade_cost": 0.0006,
-                    "config": _EXAMPLE_CONFIG,
+                    "config": EXAMPLE_CONFIG,
                 }
             ]
         },

@@ -15,14 +15,12 @@ The functions that run a sweep and write its items as JSON are passed in (the AP
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
 from types import SimpleNamespace
 from typing import Any, Literal, Protocol
 
@@ -34,7 +32,7 @@ from hbbacktest.core.errors import (
     NotFoundError,
     did_you_mean,
 )
-from hbbacktest.service.tasks import TaskStateError
+from hbbacktest.service.tasks import TaskStateError, process_context
 from hbbacktest.store import Store, SweepRecord, SweepSummary
 
 __all__ = ["RunSweep", "SweepJob", "SweepJobs", "SweepStatus"]
@@ -389,7 +387,7 @@ class SweepJobs:
         notify: Callable[[str], None],
     ) -> Any:
         """Run the sweep in a child process; relay its progress; return its report."""
-        context = _context()
+        context = process_context()
         parent, child = context.Pipe(duplex=False)
         stop = context.Event()
         url = self.settings.database_url or Store.default_url(self.settings.data_dir)
@@ -497,13 +495,6 @@ class SweepJobs:
             # Not run by this server (the CLI, or before a restart): what the counts say.
             status = "completed" if counts["pending"] == 0 else "incomplete"
         return {"name": name, "status": status, **counts, **times, "run": run}
-
-
-def _context() -> BaseContext:
-    # A clean process (never a fork of the server, which holds threads and an event loop).
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("forkserver")
-    return multiprocessing.get_context("spawn")
 
 
 def _sweep_main(

@@ -41,7 +41,7 @@ from hbbacktest.core.errors import (
 from hbbacktest.service.worker import EARLY, READY, Job, Outcome, worker_main
 from hbbacktest.store import Store, TaskRecord
 
-__all__ = ["RunnerEvents", "TaskRunner", "TaskStateError", "new_id"]
+__all__ = ["RunnerEvents", "TaskRunner", "TaskStateError", "new_id", "process_context"]
 
 log = logging.getLogger("hbbacktest.tasks")
 
@@ -225,9 +225,12 @@ def _settle(future: asyncio.Future[bytes], upstream: bytes) -> None:
         future.set_result(upstream)
 
 
-def _context() -> BaseContext:
-    # Never fork a server process holding threads and an event loop: forkserver (spawn where
-    # it does not exist) starts workers from a clean process.
+def process_context() -> BaseContext:
+    """The start method for the server's child processes (backtest workers, sweeps).
+
+    Never a fork of a server process holding threads and an event loop: forkserver (spawn
+    where it does not exist) starts them from a clean process.
+    """
     if "forkserver" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("forkserver")
     return multiprocessing.get_context("spawn")
@@ -267,7 +270,7 @@ class TaskRunner:
         self._running: dict[str, _Entry] = {}
         self._by_task: dict[str, _Entry] = {}
         self._pool = [
-            _Worker(_context(), settings, f"hbbacktest-worker-{i}") for i in range(workers)
+            _Worker(process_context(), settings, f"hbbacktest-worker-{i}") for i in range(workers)
         ]
         self._loops: list[asyncio.Task[None]] = []
         self._recorders: set[asyncio.Task[None]] = set()

@@ -16,19 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from hbbacktest.api.deps import StateDep
 from hbbacktest.api.errors import problem
 from hbbacktest.service import configs
+from hbbacktest.service.hbapi import EXAMPLE_CONFIG
 
 router = APIRouter(prefix="/controllers", tags=["controllers"])
 T = TypeVar("T")
 
-_CONFIG_EXAMPLE = {
-    "controller_name": "pmm_simple",
-    "controller_type": "market_making",
-    "connector_name": "binance",
-    "trading_pair": "BTC-USDT",
-    "total_amount_quote": 1000,
-    "buy_spreads": [0.002, 0.004],
-    "sell_spreads": [0.002, 0.004],
-}
+_CONFIG_EXAMPLE = EXAMPLE_CONFIG
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: problem("Unknown controller (the answer lists the available ones).")
 }
