@@ -132,6 +132,7 @@ def page(
     *,
     subtitle: str | None = None,
     with_plotly: bool = True,
+    plotly_src: str | None = None,
 ) -> str:
     """A whole HTML document: the title, then each section's HTML, in order.
 
@@ -141,8 +142,13 @@ def page(
             :func:`table_block`, or the caller's own, already escaped).
         subtitle: a line under the heading (escaped here).
         with_plotly: embed plotly.js (pages without figures can leave it out).
+        plotly_src: load plotly.js from this URL instead of embedding it (the web UI serves
+            it once, cached, for all its pages); the page is then not self-contained.
     """
-    head_js = f"<script>{plotly_js()}</script>" if with_plotly else ""
+    if plotly_src is not None:
+        head_js = f'<script src="{escape(plotly_src)}"></script>'
+    else:
+        head_js = f"<script>{plotly_js()}</script>" if with_plotly else ""
     sub = f'<p class="sub">{escape(subtitle)}</p>' if subtitle else ""
     return (
         "<!DOCTYPE html>\n"
