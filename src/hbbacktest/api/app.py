@@ -24,6 +24,7 @@ from hbbacktest.api.routes import (
     performance,
     results,
     sweeps,
+    ui,
 )
 from hbbacktest.config.settings import Settings
 from hbbacktest.service.controllers import build_registry
@@ -89,9 +90,9 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
             await runner.start()
             yield
         finally:
+            await runner.stop()  # first: no new backtest starts while the rest shuts down
             await asyncio.to_thread(sweep_jobs.close)
             downloads.close()
-            await runner.stop()
             store.close()
 
     app = FastAPI(
@@ -116,4 +117,5 @@ def create_app(settings: Settings | None = None, *, workers: int = 1) -> FastAPI
     app.include_router(candles.router, dependencies=guarded, responses=common)
     app.include_router(performance.router, dependencies=guarded, responses=common)
     app.include_router(sweeps.router, dependencies=guarded, responses=common)
+    app.include_router(ui.router, dependencies=guarded)
     return app

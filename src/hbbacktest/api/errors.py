@@ -115,9 +115,14 @@ def error_response(exc: BaseException) -> Response:
     return StrictJSONResponse(content, status_code=status, headers=headers)
 
 
+MAX_VALIDATION_ITEMS = 20
+
+
 def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = exc.errors()
     items = []
-    for error in exc.errors():
+    # The first problems, and how many more: a huge invalid body must not get a huge answer.
+    for error in errors[:MAX_VALIDATION_ITEMS]:
         # The offending input is left out: it can be a whole (large, or secret) body.
         items.append(
             {
@@ -126,6 +131,9 @@ def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
                 "type": str(error.get("type", "value_error")),
             }
         )
+    if len(errors) > MAX_VALIDATION_ITEMS:
+        more = len(errors) - MAX_VALIDATION_ITEMS
+        items.append({"loc": [], "msg": f"… and {more} more problems", "type": "truncated"})
     return items
 
 

@@ -18,11 +18,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hbbacktest.api.errors import error_response
+from hbbacktest.api.responses import StrictJSONResponse
 
 __all__ = ["ApiMetrics", "RequestMiddleware"]
 
 log = logging.getLogger("hbbacktest.api")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: The largest request body accepted (413 beyond): configs are kilobytes, and 64 MiB holds
+#: ~300,000 executors for /performance/summarize. Bodies are parsed in the server process.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 _DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800)
 
 
@@ -108,6 +112,21 @@ class RequestMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         response_started = False
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            await _too_large(scope, receive, send)
+            self.metrics.latency.labels(scope.get("method", ""), "unmatched", "413").observe(0)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:  # a chunked body with no length said up front
+                    raise _BodyTooLarge
+            return message
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, response_started
@@ -122,7 +141,11 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, limited_receive, send_wrapper)
+        except _BodyTooLarge:
+            if response_started:
+                raise
+            await _too_large(scope, receive, send_wrapper)
         except Exception as exc:
             if response_started:
                 raise
@@ -141,6 +164,21 @@ class RequestMiddleware:
                 status,
                 seconds * 1000,
             )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = StrictJSONResponse(
+        {
+            "detail": f"the request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB",
+            "error": "RequestTooLarge",
+        },
+        status_code=413,
+    )
+    await response(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -30,8 +30,7 @@ async def gzip_json_response(
     ``Accept-Encoding: gzip``: for them the server does no work on the body at all. For the
     others the body is inflated in a thread, off the event loop.
     """
-    accepts = request.headers.get("accept-encoding", "").lower()
-    if "gzip" in accepts:
+    if _accepts_gzip(request.headers.get("accept-encoding", "")):
         return Response(
             body_gz,
             status_code=status_code,
@@ -40,3 +39,13 @@ async def gzip_json_response(
         )
     body = await run_in_threadpool(gzip.decompress, body_gz)
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+def _accepts_gzip(header: str) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip (``gzip;q=0`` refuses it)."""
+    for part in header.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = params.strip()
+            return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
+    return False

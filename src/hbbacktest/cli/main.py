@@ -17,6 +17,7 @@ import typer
 from hbbacktest import __version__
 from hbbacktest.cli.controllers import controllers_app
 from hbbacktest.cli.data import data_app
+from hbbacktest.cli.report import report
 from hbbacktest.cli.run import run
 from hbbacktest.cli.serve import serve
 from hbbacktest.cli.sweep import sweep_app
@@ -34,6 +35,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(controllers_app, name="controllers")
 app.add_typer(sweep_app, name="sweep")
 app.command()(run)
+app.command()(report)
 app.command()(serve)
 
 

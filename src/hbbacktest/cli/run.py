@@ -134,6 +134,14 @@ def run(
             "online unless $HBBACKTEST_OFFLINE or the settings file say offline.",
         ),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Also write the run's HTML report here (one self-contained file: candles "
+            "with every executor, PnL, drawdown, inventory, metrics; see `hbbacktest report`).",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     controllers_dir: ControllersDir = None,
 ) -> None:
@@ -165,6 +173,8 @@ def run(
     name = f"{request.config.id or request.config.controller_name}_{request.config_id[:12]}"
     target = output or str(Path("out") / f"{name}.json")
     check_output_target(target, output_format, summary_only=summary_only)
+    if report is not None:
+        check_output_target(report)
     bar = ProgressBar() if sys.stderr.isatty() else None
     try:
         access = candle_access(
@@ -177,10 +187,18 @@ def run(
         if bar is not None:
             bar.close()
     written = write_result(result, target, fmt=output_format, summary_only=summary_only)
+    if report is not None:
+        from hbbacktest.service.report import write_run_report
+
+        report_path = write_run_report(result, report).html_path
     if target == "-":
         typer.echo(render_summary(result), err=True)
+        if report is not None:
+            typer.echo(f"report written to {report_path}", err=True)
         return
     typer.echo(render_summary(result))
     typer.echo("")
     for path in written:
         typer.echo(f"result written to {path}")
+    if report is not None:
+        typer.echo(f"report written to {report_path}")

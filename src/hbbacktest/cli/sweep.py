@@ -312,3 +312,70 @@ def sweep_best(
         comment=f"best of sweep {name} by {sort} = {value} ({params})\nreproduce: {command}",
     )
     typer.echo(f"{path}: {sort} = {value}  ({params})\nreproduce with: {command}")
+
+
+@sweep_app.command("report")
+@handle_errors
+def sweep_report(
+    name: Annotated[str, typer.Argument(help="The sweep's name.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Write the report into this folder (index.html, runs/)."
+        ),
+    ],
+    metric: Annotated[
+        str, typer.Option(help="The metric to map, colour and rank by.")
+    ] = "net_pnl_quote",
+    x: Annotated[
+        str | None,
+        typer.Option("--x", help="The heatmap's x parameter (default: the first varied one)."),
+    ] = None,
+    y: Annotated[
+        str | None,
+        typer.Option("--y", help="The heatmap's y parameter (default: the second varied one)."),
+    ] = None,
+    top: Annotated[
+        int, typer.Option(help="List the N best configs, each re-run for its own report.")
+    ] = 10,
+    aggregate: Annotated[
+        str,
+        typer.Option(
+            help="With more than two varied parameters, a heatmap cell shows the best config's "
+            "value or the mean: best or mean."
+        ),
+    ] = "best",
+    offline: Annotated[
+        bool | None,
+        typer.Option("--offline/--online", help="Never fetch candles / fetch what is missing."),
+    ] = None,
+    database: Database = None,
+    data_dir: DataDir = None,
+    controllers_dir: ControllersDir = None,
+) -> None:
+    """Write a sweep's HTML report: heatmap, parallel coordinates, the top configs' reports."""
+    from hbbacktest.core.errors import ConfigError
+    from hbbacktest.report.sweep import AGGREGATES
+    from hbbacktest.sweep.report import write_sweep_report
+
+    if aggregate not in AGGREGATES:
+        raise ConfigError(f"--aggregate {aggregate!r}: expected one of {', '.join(AGGREGATES)}")
+    if not 1 <= top <= 1000:
+        raise ConfigError(f"--top {top}: expected 1 to 1000 configs")
+    current = settings(data_dir, controllers_dir)
+    files = write_sweep_report(
+        name,
+        output,
+        store=_store(current, database),
+        settings=current,
+        metric=metric,
+        x=x,
+        y=y,
+        top=top,
+        offline=offline,
+        aggregate="mean" if aggregate == "mean" else "best",
+        notify=lambda note: typer.echo(f"note: {note}", err=True),
+    )
+    typer.echo(
+        f"{files.index} ({len(files.runs)} config report(s) in {files.index.parent / 'runs'})"
+    )

@@ -81,7 +81,7 @@ class Settings:
     controller_timeout_s: float | None = DEFAULT_CONTROLLER_TIMEOUT_S
     exchange_urls: Mapping[str, str] = field(default_factory=dict, hash=False)
     offline: bool = False
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
     configs_dir: Path | None = None
     api_username: str | None = field(default=None, repr=False)
     api_password: str | None = field(default=None, repr=False)

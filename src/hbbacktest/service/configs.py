@@ -310,10 +310,19 @@ def read_config(configs_dir: Path, name: str, *, with_id: bool = False) -> dict[
     """
     path = resolve_config_path(configs_dir, name)
     stem = _stem(_check_name(name))
-    data = _as_mapping(read_config_file(path.resolve()), f"config {stem!r}")
+    data = _plain_config(_as_mapping(read_config_file(path.resolve()), f"config {stem!r}"), stem)
     if with_id:
         data["id"] = stem
     return data
+
+
+def _plain_config(data: dict[str, Any], stem: str) -> dict[str, Any]:
+    """A config as plain JSON: string keys, no integers past 64 bits, no NaN (YAML allows all)."""
+    try:
+        plain = json_safe(data)
+    except ValueError as exc:
+        raise ConfigError(f"config {stem!r}: {exc}") from None
+    return dict(plain)
 
 
 def _modified_at(path: Path) -> int | None:
@@ -344,8 +353,10 @@ def list_configs(configs_dir: Path) -> list[dict[str, Any]]:
         meta = {"config_name": stem, "modified_at": _modified_at(path)}
         try:
             _check_inside(root, path, stem)
-            data = _as_mapping(read_config_file(path.resolve()), f"config {stem!r}")
-        except ConfigError as exc:
+            data = _plain_config(
+                _as_mapping(read_config_file(path.resolve()), f"config {stem!r}"), stem
+            )
+        except (ConfigError, ValueError) as exc:  # one bad file never breaks the list
             entries.append(
                 {
                     "id": stem,

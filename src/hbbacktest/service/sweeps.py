@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 
 from hbbacktest.config.settings import Settings
 from hbbacktest.core.errors import (
+    BusyError,
     ConfigError,
     HbBacktestError,
     InternalError,
@@ -164,6 +165,8 @@ class SweepJobs:
         items_to_json: writes items as JSON (:func:`hbbacktest.sweep.spec.items_to_json`).
         max_workers: the most worker processes one sweep may ask for (default: the
             machine's cores, ``os.cpu_count()``).
+        max_running: sweeps that may run at once (each is a process and its workers); beyond,
+            :class:`~hbbacktest.core.errors.BusyError` (HTTP 429).
         clock: epoch seconds.
 
     Example:
@@ -185,11 +188,13 @@ class SweepJobs:
         run_sweep: RunSweep,
         items_to_json: Callable[[str, Sequence[Any]], dict[str, Any]],
         max_workers: int | None = None,
+        max_running: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
         self.max_workers = max(1, max_workers or os.cpu_count() or 1)
+        self.max_running = max(1, max_running)
         self._run_sweep = run_sweep
         self._items_to_json = items_to_json
         self._clock = clock
@@ -227,6 +232,7 @@ class SweepJobs:
             ConfigError: ``workers`` out of range, or no items.
             TaskStateError: the sweep is running already, or is stored with configs this spec
                 does not have and ``replace`` is false (HTTP 409).
+            BusyError: ``max_running`` sweeps are running already (HTTP 429).
         """
         if not 1 <= workers <= self.max_workers:
             raise ConfigError(
@@ -240,6 +246,13 @@ class SweepJobs:
             self._check_same_spec(name, items)
         with self._lock:
             self._check_running(name)
+            running = [n for n, j in self._jobs.items() if j.running]
+            if len(running) >= self.max_running:
+                raise BusyError(
+                    f"{len(running)} sweep(s) already running ({', '.join(sorted(running))}); "
+                    f"this server runs at most {self.max_running} at once: retry when one ends",
+                    retry_after_s=30,
+                )
             job = SweepJob(name, len(items), workers, offline, started_at=self._clock())
             self._jobs[name] = job
         thread = threading.Thread(

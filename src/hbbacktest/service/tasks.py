@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
@@ -112,7 +114,8 @@ class _Worker:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def ensure_started(self) -> None:
+    def ensure_started(self, cancel: threading.Event | None = None) -> None:
+        """Start the worker unless it runs; ``cancel`` interrupts the wait (:class:`_Cancelled`)."""
         if self._process is not None and self._process.is_alive():
             return
         self.kill()
@@ -123,9 +126,20 @@ class _Worker:
         process.start()
         child.close()
         self._process, self._conn = process, parent
-        if not parent.poll(START_TIMEOUT_S):
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not parent.poll(POLL_S):
+            if cancel is not None and cancel.is_set():
+                self.kill()
+                raise _Cancelled
+            if time.monotonic() > deadline or not process.is_alive():
+                break
+        if not parent.poll(0):
+            code = process.exitcode
             self.kill()
-            raise InternalError(f"backtest worker {self._name} did not start within 180 s")
+            raise InternalError(
+                f"backtest worker {self._name} did not start within {START_TIMEOUT_S:g} s "
+                f"(exit code {code})"
+            )
         try:
             message = parent.recv()
         except (EOFError, OSError):
@@ -150,11 +164,14 @@ class _Worker:
 
         ``on_early`` gets hummingbot-api's JSON of an ``early`` job as soon as it arrives.
         """
-        self.ensure_started()
+        self.ensure_started(cancel)
         conn, process = self._conn, self._process
         assert conn is not None and process is not None
         started = time.monotonic()
-        conn.send(job)
+        try:
+            conn.send(job)
+        except (OSError, ValueError):  # it died between starting and now
+            return self._died(process, started)
         while True:
             if cancel.is_set():
                 self.kill()
@@ -274,6 +291,10 @@ class TaskRunner:
         ]
         self._loops: list[asyncio.Task[None]] = []
         self._recorders: set[asyncio.Task[None]] = set()
+        # One thread per worker waits on its pipe: never the loop's default pool, which the
+        # database calls need (a backtest holding one of its threads for minutes would starve
+        # them once the workers outnumber it).
+        self._waiters = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="worker-wait")
         self._stopping = False
 
     # ---------------------------------------------------------------------------------------
@@ -317,6 +338,7 @@ class TaskRunner:
             )
         for worker in self._pool:
             await asyncio.to_thread(worker.kill)
+        self._waiters.shutdown(wait=False, cancel_futures=True)
 
     # ---------------------------------------------------------------------------------------
     # what the routes call
@@ -464,31 +486,55 @@ class TaskRunner:
         )
 
     async def _dispatch(self, worker: _Worker) -> None:
+        """Feed one worker, job after job, for the runner's life: no job's failure ends it."""
         while True:
             entry = await self._queue.get()
-            if entry.cancel.is_set() or entry.job.run_id not in self._waiting:
-                entry.done.set()
-                continue
-            self._waiting.pop(entry.job.run_id, None)
-            task_id = entry.job.task_id
-            if task_id is not None and not await asyncio.to_thread(self.store.start_task, task_id):
-                entry.done.set()  # deleted while it waited
-                continue
-            self._running[entry.job.run_id] = entry
             try:
-                await self._execute(worker, entry)
+                await self._dispatch_one(worker, entry)
             except asyncio.CancelledError:
                 entry.cancel.set()
                 raise
-            except Exception as exc:  # never let one job stop the dispatcher
+            except Exception as exc:  # a bug, or the database failed: say so, keep feeding
                 log.exception("dispatching run %s failed: %s", entry.job.run_id, exc)
-                if entry.future is not None and not entry.future.done():
-                    entry.future.set_exception(InternalError(f"{type(exc).__name__}: {exc}"))
+                await self._fail(entry, exc)
             finally:
                 self._running.pop(entry.job.run_id, None)
-                if task_id is not None:
-                    self._by_task.pop(task_id, None)
+                if entry.job.task_id is not None and self._by_task.get(entry.job.task_id) is entry:
+                    self._by_task.pop(entry.job.task_id, None)
                 entry.done.set()
+
+    async def _dispatch_one(self, worker: _Worker, entry: _Entry) -> None:
+        if entry.cancel.is_set() or entry.job.run_id not in self._waiting:
+            return
+        self._waiting.pop(entry.job.run_id, None)
+        task_id = entry.job.task_id
+        if task_id is not None and not await asyncio.to_thread(self.store.start_task, task_id):
+            return  # deleted while it waited
+        if entry.cancel.is_set():  # deleted while it was being started
+            return
+        self._running[entry.job.run_id] = entry
+        await self._execute(worker, entry)
+
+    async def _fail(self, entry: _Entry, exc: BaseException) -> None:
+        """A job that could not run: its task failed (if the database lets us), its /run told."""
+        error = (
+            exc
+            if isinstance(exc, HbBacktestError)
+            else InternalError(f"{type(exc).__name__}: {exc}")
+        )
+        if entry.job.task_id is not None:
+            try:
+                await asyncio.to_thread(
+                    self.store.finish_task,
+                    entry.job.task_id,
+                    "failed",
+                    error=str(error),
+                    error_kind=type(error).__name__,
+                )
+            except Exception as again:
+                log.error("task %s could not be marked failed: %s", entry.job.task_id, again)
+        if entry.future is not None and not entry.future.done():
+            entry.future.set_exception(error)
 
     async def _execute(self, worker: _Worker, entry: _Entry) -> None:
         job, task_id = entry.job, entry.job.task_id
@@ -503,12 +549,15 @@ class TaskRunner:
                 loop.call_soon_threadsafe(_settle, future, upstream)
 
         try:
-            outcome = await asyncio.to_thread(
-                worker.execute,
-                job,
-                timeout_s=self.settings.task_timeout_s,
-                cancel=entry.cancel,
-                on_early=answer,
+            outcome = await loop.run_in_executor(
+                self._waiters,
+                functools.partial(
+                    worker.execute,
+                    job,
+                    timeout_s=self.settings.task_timeout_s,
+                    cancel=entry.cancel,
+                    on_early=answer,
+                ),
             )
         except _Cancelled:
             self._events.backtest_finished("cancelled", time.monotonic() - started, 0)
@@ -601,5 +650,5 @@ class TaskRunner:
             await asyncio.sleep(RETENTION_EVERY_S)
             try:
                 await self._purge()
-            except HbBacktestError as exc:
+            except Exception as exc:  # never let retention die silently
                 log.warning("retention failed: %s", exc)

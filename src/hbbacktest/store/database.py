@@ -112,8 +112,13 @@ class Database:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except sa_exc.OperationalError as exc:
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
             self.fail(exc, "read")
+        except sa_exc.TimeoutError as exc:
+            raise OutputError(
+                f"the results database {self.url} could not be read: every connection is busy "
+                f"({exc}); retry in a moment"
+            ) from exc
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -129,8 +134,13 @@ class Database:
         try:
             with self._write_engine.begin() as conn:
                 yield conn
-        except sa_exc.OperationalError as exc:
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
             self.fail(exc, "written")
+        except sa_exc.TimeoutError as exc:
+            raise OutputError(
+                f"the results database {self.url} could not be written: every connection is "
+                f"busy ({exc}); retry in a moment"
+            ) from exc
 
     def fail(self, exc: sa_exc.DBAPIError, what: str) -> NoReturn:
         """Raise :class:`OutputError` for a database error met while the database was used."""

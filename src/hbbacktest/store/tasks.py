@@ -320,14 +320,10 @@ class TaskRepository:
             ValueError: the task is pending or running.
         """
         with self._db.write() as conn:
-            row = conn.execute(select(task.c.status).where(task.c.id == task_id)).first()
-            if row is None:
-                return None
-            if row.status not in FINISHED:
-                raise ValueError(f"task {task_id} is {row.status}")
-            conn.execute(
+            # One conditional UPDATE: two resubmits at once cannot both succeed.
+            changed = conn.execute(
                 update(task)
-                .where(task.c.id == task_id)
+                .where(task.c.id == task_id, task.c.status.in_(FINISHED))
                 .values(
                     status="pending",
                     created_at=self._clock(),
@@ -337,7 +333,12 @@ class TaskRepository:
                     error_kind=None,
                     run_id=None,
                 )
-            )
+            ).rowcount
+            if not changed:
+                row = conn.execute(select(task.c.status).where(task.c.id == task_id)).first()
+                if row is None:
+                    return None
+                raise ValueError(f"task {task_id} is {row.status}")
         return self.get_task(task_id)
 
     def recover_tasks(self, *, note: str) -> tuple[int, list[TaskRecord]]:

@@ -8,9 +8,12 @@ shape; ``/backtesting/tasks`` queues them. Unlike upstream, failures are HTTP er
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import gzip
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request
@@ -19,10 +22,12 @@ from starlette.responses import Response
 
 from hbbacktest.api.deps import RunnerDep, StateDep, StoreDep
 from hbbacktest.api.errors import problem
+from hbbacktest.config.limits import json_safe
 from hbbacktest.core.errors import NotFoundError
 from hbbacktest.service.hbapi import BacktestingConfig, request_from_body
 from hbbacktest.store import TaskRecord
 
+T = TypeVar("T")
 router = APIRouter(prefix="/backtesting", tags=["backtesting"])
 legacy_router = APIRouter(tags=["backtesting"])
 
@@ -82,12 +87,42 @@ async def _validate(state: StateDep, body: BacktestingConfig) -> dict[str, Any]:
             )
 
     await run_in_threadpool(check)
-    return body.model_dump(mode="json", exclude_none=True)
+    # Unknown config keys are echoed, not checked: keep them storable (no >64-bit integers).
+    posted: dict[str, Any] = json_safe(body.model_dump(mode="json", exclude_none=True))
+    return posted
+
+
+async def _unless_gone(request: Request, work: Awaitable[T]) -> T | None:
+    """Await ``work``; None, with ``work`` cancelled, if the client disconnects first.
+
+    Neither uvicorn nor Starlette cancels a route whose client left: without this a client
+    that times out and retries would stack up runs nobody reads.
+    """
+    job = asyncio.ensure_future(work)
+
+    async def gone() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(gone())
+    try:
+        await asyncio.wait({job, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not job.done():
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+        return None
+    return job.result()
 
 
 async def _run(request: Request, body: BacktestingConfig, state: StateDep) -> Response:
     posted = await _validate(state, body)
-    run_id, upstream = await state.runner.run(posted)
+    answer = await _unless_gone(request, state.runner.run(posted))
+    if answer is None:  # nobody is listening: 499, nginx's "client closed request", for the log
+        return Response(status_code=499)
+    run_id, upstream = answer
     # Sent as encoded: compressing several MB here would cost more than loopback or LAN saves.
     return Response(upstream, media_type="application/json", headers={"X-Run-ID": run_id})
 

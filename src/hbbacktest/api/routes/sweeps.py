@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from hbbacktest.api.deps import StateDep, StoreDep
 from hbbacktest.api.errors import problem
 from hbbacktest.config.validation import validate_model
-from hbbacktest.core.errors import DataError
+from hbbacktest.core.errors import ConfigError, DataError
 from hbbacktest.service.configs import read_config
 from hbbacktest.service.sweeps import SweepJobs
 from hbbacktest.store import ResultRow, parse_condition
@@ -161,6 +161,14 @@ def _plan(body: SweepBody, state: StateDep) -> tuple[SweepSpec, Expansion]:
 async def start_sweep(body: SweepBody, state: StateDep, jobs: JobsDep) -> dict[str, Any]:
     """Check and expand a spec, then run it in the background (resuming a stored sweep)."""
     spec, expansion = await run_in_threadpool(_plan, body, state)
+    if spec.webhook:
+        # A server must not POST wherever a client says (its own network, cloud metadata):
+        # webhooks are for sweeps run from the command line.
+        raise ConfigError(
+            "webhook: not accepted through the API (the server would call any address a client "
+            "names); poll GET /sweeps/{name}, or run the spec with `hbbacktest sweep run` to "
+            "use a webhook"
+        )
     job = await run_in_threadpool(
         lambda: jobs.start(
             spec.name,
@@ -169,7 +177,6 @@ async def start_sweep(body: SweepBody, state: StateDep, jobs: JobsDep) -> dict[s
             workers=body.workers,
             offline=body.offline,
             replace=body.replace,
-            webhook=spec.webhook,
         )
     )
     return {**job.to_dict(), "duplicates": expansion.duplicates, "notes": list(expansion.notes)}
