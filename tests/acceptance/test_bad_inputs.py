@@ -110,6 +110,14 @@ def user_dir_with_hang(tmp: Path) -> None:
     (folder / "spins.py").write_text("while True:\n    pass\n")
 
 
+def demo_result(tmp: Path) -> None:
+    """A demo run's result at ``tmp/r.json`` and a regular file ``tmp/file``."""
+    args = ["run", *DAY, "--output", str(tmp / "r.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (tmp / "file").write_text("not a directory\n")
+
+
 @dataclass
 class Case:
     """One row: what to run, and what must come out."""
@@ -1013,6 +1021,20 @@ CASES: list[Case] = [
         ["serve", "--log-level", "loud"],
         2,
         ("--log-level 'loud'",),
+    ),
+    Case(
+        "report of a file that is not a result",
+        ["report", "{cfg}"],
+        2,
+        ("config.yml is not a JSON result file", "hbbacktest run --output"),
+        DEMO,
+    ),
+    Case(
+        "report to a path under a regular file",
+        ["report", "{tmp}/r.json", "-o", "{tmp}/file/report.html"],
+        5,
+        ("cannot write", "file/report.html", "a parent is not a directory"),
+        setup=demo_result,
     ),
     Case(
         "verify a corrupt cache",

@@ -50,8 +50,10 @@ def report(
     ] = True,
     data_dir: DataDir = None,
 ) -> None:
-    """Write the HTML report of a backtest result: candles with every executor, PnL, drawdown,
-    inventory, metrics, warnings, executors table. One file, opens offline.
+    """Write the HTML report of a backtest result, or compare several.
+
+    One self-contained file that opens offline: candles with every executor, PnL, drawdown,
+    inventory, metrics, warnings and a sortable executors table.
     """
     from hbbacktest.service.report import report_files
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from hbbacktest.core.errors import OutputError
 
-__all__ = ["BROWSER_NAMES", "find_browser", "png_bytes", "write_png"]
+__all__ = ["BROWSER_NAMES", "find_browser", "png_bytes", "require_browser", "write_png"]
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 """Executables tried, in order, when ``$BROWSER_PATH`` is not set."""
@@ -28,8 +28,10 @@ _INSTALL_HINT = (
 
 
 def find_browser() -> str | None:
-    """The Chromium to render with: ``$BROWSER_PATH`` if set, else the first of
-    :data:`BROWSER_NAMES` on ``PATH``; ``None`` when there is none.
+    """The Chromium to render with, or ``None`` when there is none.
+
+    ``$BROWSER_PATH`` if set (``None`` if it names no file), else the first of
+    :data:`BROWSER_NAMES` on ``PATH``.
 
     Example:
         >>> find_browser() is None or os.path.isfile(find_browser())
@@ -43,6 +45,20 @@ def find_browser() -> str | None:
         if found:
             return found
     return None
+
+
+def require_browser() -> str:
+    """The Chromium :func:`find_browser` finds, or an error saying how to get one.
+
+    Raises:
+        OutputError: none found (names ``apt-get install chromium`` and ``$BROWSER_PATH``).
+    """
+    browser = find_browser()
+    if browser is None:
+        where = os.environ.get("BROWSER_PATH")
+        found = f"$BROWSER_PATH={where!r} is not a file" if where else "no Chromium or Chrome found"
+        raise OutputError(f"cannot export PNG: {found}; {_INSTALL_HINT}")
+    return browser
 
 
 def png_bytes(figure: Any, *, width: int = 1400, height: int = 700) -> bytes:
@@ -59,15 +75,13 @@ def png_bytes(figure: Any, *, width: int = 1400, height: int = 700) -> bytes:
     """
     if width <= 0 or height <= 0:
         raise ValueError(f"width and height must be positive, got {width}×{height}")
-    browser = find_browser()
-    if browser is None:
-        where = os.environ.get("BROWSER_PATH")
-        found = f"$BROWSER_PATH={where!r} is not a file" if where else "no Chromium or Chrome found"
-        raise OutputError(f"cannot export PNG: {found}; {_INSTALL_HINT}")
+    browser = require_browser()
     try:
         import kaleido
     except ImportError as exc:  # pragma: no cover - kaleido is a dependency
-        raise OutputError("cannot export PNG: kaleido is not installed (pip install kaleido)") from exc
+        raise OutputError(
+            "cannot export PNG: kaleido is not installed (pip install kaleido)"
+        ) from exc
     try:
         data = kaleido.calc_fig_sync(
             figure,

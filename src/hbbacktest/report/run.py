@@ -134,7 +134,9 @@ def executor_columns(executors: Sequence[Mapping[str, Any]]) -> dict[str, np.nda
     first; ``config``'s (``entry_price``/``price``, ``amount``, ``side``, ``level_id``,
     ``type``) fill in what they lack.
     """
-    configs = [ex.get("config") if isinstance(ex.get("config"), Mapping) else {} for ex in executors]
+    configs: list[Mapping[str, Any]] = [
+        config if isinstance(config := ex.get("config"), Mapping) else {} for ex in executors
+    ]
 
     def flat(key: str, *fallbacks: str) -> list[Any]:
         values = [ex.get(key) for ex in executors]
@@ -255,8 +257,10 @@ def executor_segments(columns: Mapping[str, np.ndarray]) -> ExecutorSegments:
 def limit_segments(
     segments: ExecutorSegments, max_segments: int = MAX_SEGMENTS
 ) -> tuple[ExecutorSegments, str | None]:
-    """At most ``max_segments`` segments: every filled one (the largest |PnL| if too many),
-    then unfilled quotes evenly thinned; with a note when some were left out.
+    """At most ``max_segments`` segments, with a note when some were left out.
+
+    Every filled executor is kept (the largest |PnL| ones if they alone are too many), then
+    unfilled quotes, evenly thinned.
     """
     n = len(segments)
     if n <= max_segments:
@@ -400,7 +404,7 @@ def pnl_curves(
         ``timestamp`` and each PnL column present (float arrays); empty when the result has no
         timeseries (``--summary-only``).
     """
-    if not timeseries or "timestamp" not in timeseries:
+    if not isinstance(timeseries, Mapping) or "timestamp" not in timeseries:
         return {}
     out = {"timestamp": _floats(timeseries["timestamp"])}
     for name in (
@@ -409,8 +413,9 @@ def pnl_curves(
         "position_unrealized_pnl",
         "total_pnl",
     ):
-        if name in timeseries:
-            out[name] = _floats(timeseries[name])
+        column = _floats(timeseries[name]) if name in timeseries else None
+        if column is not None and column.shape == out["timestamp"].shape:
+            out[name] = column  # a column of another length is not this curve's: left out
     if "total_pnl" not in out:
         parts = [out[k] for k in out if k != "timestamp"]
         out["total_pnl"] = np.sum(parts, axis=0) if parts else np.zeros_like(out["timestamp"])
@@ -559,13 +564,16 @@ def _bands_match(
     sells: list[float],
     columns: Mapping[str, np.ndarray],
 ) -> bool:
-    """Whether ≥ 90 % of up to 500 sampled position executors quote where the formula says."""
+    """Whether the executors quote where the formula says.
+
+    True when ≥ 90 % of up to 500 sampled executors of levels ``buy_i``/``sell_i`` do, or
+    when there is none to check.
+    """
     ts = features.get("timestamp")
     if ts is None or ts.shape[0] == 0:
         return False
     ref = features["reference_price"]
     rows = np.flatnonzero(np.isfinite(columns["created_s"]) & np.isfinite(columns["order_price"]))
-    rows = rows[np.char.startswith(columns["type"][rows].astype(str), "position")]
     if rows.shape[0] == 0:
         return True  # nothing to check against
     rows = rows[np.linspace(0, rows.shape[0] - 1, min(500, rows.shape[0])).astype(np.int64)]
@@ -773,10 +781,14 @@ def _prepare(
 ) -> _Prepared:
     notes: list[str] = []
     bars = _candle_columns(candles)
-    executors = result.get("executors")
-    executors = executors if isinstance(executors, list) else []
+    listed = result.get("executors")
+    executors = [e for e in listed if isinstance(e, Mapping)] if isinstance(listed, list) else []
     columns = executor_columns(executors)
     features = _feature_columns(result)
+    # Candle columns among the features (hummingbot-api results carry them) are the candles,
+    # not features; without candles the close stays, as the price line.
+    for name in ("open", "high", "low", "volume", *(("close",) if bars is not None else ())):
+        features.pop(name, None)
     config = _config(result)
     capital = config.get("total_amount_quote")
     pnl = pnl_curves(
@@ -1041,13 +1053,13 @@ def _main_figure(result: Mapping[str, Any], prep: _Prepared, *, title: str | Non
             ("position_unrealized_pnl", "#bc4c00", 1.0),
             ("total_pnl", "#0969da", 2.0),
         ):
-            values = pnl.get(name)
-            if values is None or (name != "total_pnl" and not np.any(values)):
+            curve = pnl.get(name)
+            if curve is None or (name != "total_pnl" and not np.any(curve)):
                 continue
-            if name == "executor_realized_pnl" and np.allclose(values, pnl["total_pnl"]):
+            if name == "executor_realized_pnl" and np.allclose(curve, pnl["total_pnl"]):
                 continue  # the same curve as total_pnl: no hold
             fig.add_trace(
-                _line(go, ts, values, bucket, name=name, color=color, width=width,
+                _line(go, ts, curve, bucket, name=name, color=color, width=width,
                       legendgroup="pnl"),
                 row=2,
                 col=1,
@@ -1221,6 +1233,11 @@ def _metric_items(
     return items
 
 
+def _warnings(result: Mapping[str, Any]) -> list[str]:
+    warnings = result.get("warnings")
+    return [str(w) for w in warnings] if isinstance(warnings, list) else []
+
+
 def _notes_block(title: str, notes: Sequence[str]) -> str:
     if not notes:
         return ""
@@ -1314,6 +1331,7 @@ def run_report(
     candles: Mapping[str, Any] | None = None,
     title: str | None = None,
     notes: Sequence[str] = (),
+    plotly_src: str | None = None,
 ) -> str:
     """The report of one backtest: one self-contained HTML page (plotly.js embedded).
 
@@ -1324,6 +1342,8 @@ def run_report(
             controller's reference price and the page says so.
         title: the page title (default: the config's id, controller and market).
         notes: more notes to show with the report's own (where the candles came from …).
+        plotly_src: load plotly.js from this URL instead of embedding it (pages that share
+            one copy: the web UI's, a sweep report's run pages).
 
     Returns:
         The HTML document (UTF-8 text). User text (ids, level ids, warnings) is escaped.
@@ -1340,10 +1360,9 @@ def run_report(
     heading = title or _title(result)
     figure = _main_figure(result, prep)
     features_fig, feature_notes = _features_figure(prep)
-    warnings = result.get("warnings")
     sections = [
         metric_tiles(_metric_items(result, prep)),
-        _notes_block("Warnings", [str(w) for w in warnings] if isinstance(warnings, list) else []),
+        _notes_block("Warnings", _warnings(result)),
         _notes_block("About this report", [*notes, *prep.notes, *feature_notes]),
         figure_block(figure, "main-chart", height_px=980, title="Price, executors, PnL, inventory"),
     ]
@@ -1374,7 +1393,7 @@ def run_report(
             "<h2>Config</h2><details><summary>the controller config of this run</summary>"
             f"<pre>{escape(json.dumps(config, indent=2, default=str))}</pre></details>"
         )
-    return page(heading, sections, subtitle=_subtitle(result))
+    return page(heading, sections, subtitle=_subtitle(result), plotly_src=plotly_src)
 
 
 # --- comparison ---------------------------------------------------------------------------------
@@ -1521,7 +1540,7 @@ def compare_report(
     warnings = [
         f"{label}: {w}"
         for label, result in zip(labels, results, strict=True)
-        for w in (result.get("warnings") if isinstance(result.get("warnings"), list) else [])
+        for w in _warnings(result)
     ]
     missing = [
         label
@@ -1549,13 +1568,13 @@ def compare_report(
             setup_rows,
             title="Runs",
             text_columns=("run", "controller", "market", "window", "bars", "fill model", "run id"),
-        ),  # fmt: skip
+        ),
         figure_block(
             equity_figure(results, labels),
             "equity-chart",
             height_px=620,
             title="Equity (total PnL) and drawdown",
-        ),  # fmt: skip
+        ),
         table_block(
             "metrics",
             ["metric", *labels],

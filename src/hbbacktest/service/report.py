@@ -95,7 +95,7 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Example:
         >>> doc = load_result("out/demo.json")  # doctest: +SKIP
-        >>> sorted(doc)[:3]
+        >>> sorted(doc)[:3]  # doctest: +SKIP
         ['data_source', 'executors', 'pnl_timeseries']
     """
     source = Path(path)
@@ -408,6 +408,7 @@ def render_run_report(
     offline: bool = True,
     title: str | None = None,
     candles: Mapping[str, Any] | None = None,
+    plotly_src: str | None = None,
 ) -> tuple[str, list[str]]:
     """The HTML report of one result, with its candles found as :func:`result_candles` does.
 
@@ -417,6 +418,7 @@ def render_run_report(
         offline: never fetch candles.
         title: the page title (default: config id, controller and market).
         candles: the candles to draw (skips the lookup).
+        plotly_src: load plotly.js from this URL instead of embedding it.
 
     Returns:
         The HTML and the notes for the reader (also shown in the page).
@@ -426,7 +428,8 @@ def render_run_report(
     notes: list[str] = []
     if candles is None:
         candles = result_candles(result, settings=settings, offline=offline, notes=notes)
-    return run_report(result, candles=candles, title=title, notes=notes), notes
+    html = run_report(result, candles=candles, title=title, notes=notes, plotly_src=plotly_src)
+    return html, notes
 
 
 def render_compare(
@@ -468,6 +471,17 @@ def write_report(html: str, path: str | os.PathLike[str]) -> Path:
     return _write_atomic(Path(path), html.encode("utf-8"))
 
 
+def _create_temp(target: Path) -> tuple[Path, int]:
+    """A new file beside ``target``, open for writing, mode 0o666 less the umask."""
+    while True:
+        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+            return temp, os.open(temp, flags, 0o666)
+        except FileExistsError:
+            continue
+
+
 def _write_atomic(target: Path, data: bytes) -> Path:
     if target.is_dir():
         raise OutputError(
@@ -478,14 +492,7 @@ def _write_atomic(target: Path, data: bytes) -> Path:
     temp: Path | None = None
     try:
         real.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            temp = real.with_name(f".{real.name}.{secrets.token_hex(6)}.tmp")
-            try:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-                fd = os.open(temp, flags, 0o666)
-                break
-            except FileExistsError:
-                continue
+        temp, fd = _create_temp(real)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
@@ -522,8 +529,9 @@ def write_png_chart(
     width: int = 1400,
     height: int = 700,
 ) -> Path:
-    """Export the main chart as PNG: one result's price/PnL/inventory chart, or the equity
-    curves of several.
+    """Export the main chart as PNG.
+
+    For one result its price/PnL/drawdown/inventory chart, for several their equity curves.
 
     Raises:
         OutputError: no Chromium was found (install it: ``apt-get install chromium``, or set
@@ -572,9 +580,15 @@ def report_files(
     """
     if not sources:
         raise ConfigError("give at least one result file")
+    if png is not None:
+        from hbbacktest.report.png import require_browser
+
+        require_browser()  # before any work: a missing Chromium is known now
     results = [load_result(source) for source in sources]
     compare = len(results) > 1
-    target = Path(output) if output is not None else default_report_path(sources[0], compare=compare)
+    target = (
+        Path(output) if output is not None else default_report_path(sources[0], compare=compare)
+    )
     notes: list[str] = []
     candles = None
     names = None  # a comparison names each run by its config id and fill model

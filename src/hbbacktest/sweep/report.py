@@ -29,6 +29,7 @@ from typing import Any
 from hbbacktest.config.settings import Settings
 from hbbacktest.controllers.base import FeatureTable
 from hbbacktest.core.errors import ConfigError, DataError, HbBacktestError, OutputError
+from hbbacktest.report.html import plotly_js
 from hbbacktest.report.sweep import (
     Aggregate,
     check_choices,
@@ -39,6 +40,8 @@ from hbbacktest.report.sweep import (
 )
 from hbbacktest.store import ResultRow, Store
 from hbbacktest.sweep.results import DEFAULT_METRIC
+
+PLOTLY_FILE = "plotly.min.js"
 
 __all__ = ["SweepReportFiles", "param_order", "write_sweep_report"]
 
@@ -195,6 +198,8 @@ def write_sweep_report(
         write_report=write_report,
     )
     links = {index: f"runs/{path.name}" for index, path in runs.items()}
+    # One copy of plotly.js for the folder's pages (index and runs), not 4.8 MB in each.
+    write_report(plotly_js(), target / PLOTLY_FILE)
     html = sweep_report(
         name,
         plain,
@@ -207,6 +212,7 @@ def write_sweep_report(
         summary=summary,
         aggregate=aggregate,
         notes=notes,
+        plotly_src=PLOTLY_FILE,
     )
     index = target / "index.html"
     write_report(html, index)
@@ -260,6 +266,7 @@ def _write_runs(
                 settings=settings,
                 offline=settings.offline if offline is None else offline,
                 title=f"Sweep {name} · config {row.index}" + (f": {varied}" if varied else ""),
+                plotly_src=f"../{PLOTLY_FILE}",
             )
         except HbBacktestError as exc:
             note(f"config {row.index}: its own report was not written: {exc}")

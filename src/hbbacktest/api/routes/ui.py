@@ -19,19 +19,25 @@ Pages and their stable element ids (the browser tests in ``tests/browser/`` find
   nested object's switch is ``#cfg-<path>-set``), the run's fields ``#start``, ``#end``
   (dates, UTC), ``#resolution``, ``#trade-cost``, ``#fill-model``, the button ``#submit``,
   errors ``#form-errors`` (each field's own under it, ``.field-error``), progress
-  ``#task-status`` (its ``data-status`` is the task's status).
+  ``#task-status`` (its ``data-status`` is the task's status). The form's ``data-ready``
+  is the ``type/name`` whose fields are built (wait for it after changing ``#controller``).
 * ``GET /ui/tasks/{task_id}``: ``#task-status`` (``data-status``, ``data-task-id``), polled
   until the task ends, then the result's page; ``#cancel`` cancels a pending or running one.
   A completed task redirects (303) to its result at once.
 * ``GET /ui/results/{run_id}``: the run's report (``render_run_report``: its chart ids are
   the report's own), with ``#ui-nav`` on top.
-* ``GET /ui/sweeps/{name}``: the sweep's report (``sweep_report``): leaderboard and heatmap.
-  ``?metric=&x=&y=&top=`` choose what is ranked and mapped.
+* ``GET /ui/sweeps/{name}``: the sweep's report (``sweep_report``): leaderboard ``#top``,
+  heatmap ``#heatmap``, parallel coordinates ``#parcoords``; above them ``#sweep-status``
+  (``data-status``; the page reloads every 5 s while the sweep runs) and the form
+  ``#sweep-options`` (``#sweep-metric``, ``#sweep-x``, ``#sweep-y``, ``#sweep-top``: the
+  query's ``?metric=&x=&y=&top=``). A metric or axis the sweep lacks: 422, ``#sweep-error``.
 * Unknown run, task or sweep: a 404 page holding ``#not-found``.
 
 JSON for the pages' script: ``GET /ui/tasks/{task_id}/status`` (a task without its result,
-with ``elapsed_s``). Static files: ``GET /ui/static/app.js`` and ``GET /ui/static/plotly.min.js``
-(ETag, a week's ``Cache-Control``, gzip for clients that accept it).
+which ``GET /backtesting/tasks/{id}`` would send in full, with ``elapsed_s``). Static files:
+``GET /ui/static/app.js``, ``GET /ui/static/plotly.min.js`` and ``GET /favicon.ico`` (ETag, a
+week's ``Cache-Control``, gzip for clients that accept it). A result page is revalidated by
+its ETag and sent gzip-compressed.
 """
 
 from __future__ import annotations
@@ -54,8 +60,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from hbbacktest import __version__
-from hbbacktest.api.deps import StateDep
-from hbbacktest.config.settings import Settings
+from hbbacktest.api.deps import AppState, StateDep
 from hbbacktest.core.errors import ConfigError, NotFoundError
 from hbbacktest.report.html import escape, page, plotly_js, table_block
 from hbbacktest.report.sweep import numeric_metrics, sweep_report
@@ -107,6 +112,7 @@ _UI_CSS = """
 .status-completed { color: #1a7f37; font-weight: 600; }
 .status-failed, .status-cancelled, .status-interrupted { color: #cf222e; font-weight: 600; }
 .button, button { font: inherit; padding: 6px 14px; border-radius: 6px; cursor: pointer;
+                  text-decoration: none; display: inline-block;
                   border: 1px solid #1f883d; background: #1f883d; color: #fff; }
 .button.secondary, button.secondary { background: #f6f8fa; color: #1f2328; border-color: #d0d7de; }
 button:disabled { opacity: .55; cursor: default; }
@@ -256,7 +262,12 @@ async def result_page(run_id: str, request: Request, state: StateDep) -> Respons
     report = await run_in_threadpool(_run_report, state, run_id)
     if report is None:  # deleted between the two reads
         return _not_found(f"No stored result {run_id!r}: it was deleted.")
-    return _html(report, headers=cache)
+    if "gzip" not in request.headers.get("accept-encoding", "").lower():
+        return _html(report, headers=cache)
+    # A report holds its executors' data (megabytes): compressed, in a thread, it is ~8x smaller.
+    packed = await run_in_threadpool(gzip.compress, report.encode(), 6)
+    headers = {**cache, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+    return Response(packed, media_type="text/html; charset=utf-8", headers=headers)
 
 
 @router.get("/ui/sweeps/{name}", response_class=HTMLResponse)
@@ -281,7 +292,7 @@ async def sweep_page(
         plain = [_plain_row(row) for row in rows]
         head = _sweep_head(name, summary, plain, params, metric=metric, x=x, y=y, top=top)
         if not plain:
-            sections = [head, '<p class="empty">No config has finished yet.</p>']
+            sections = [head, '<p class="empty">No config has finished yet.</p>', _script()]
             return _html(_page(f"Sweep {name}", sections))
         counts = {key: summary[key] for key in ("items", "done", "failed", "pending")}
         try:
@@ -300,7 +311,7 @@ async def sweep_page(
         except ConfigError as exc:  # a metric or axis the sweep does not have
             sections = [head, f'<pre id="sweep-error">{escape(exc)}</pre>']
             return _html(_page(f"Sweep {name}", sections), status_code=422)
-        return _html(_with_nav(report, head))
+        return _html(_with_nav(report, head + _script()))
 
     return await run_in_threadpool(build)
 
@@ -619,7 +630,7 @@ def _form(choices: Mapping[str, Sequence[str]], chosen: str) -> str:
 </form>"""
 
 
-def _run_report(state: Any, run_id: str) -> str | None:
+def _run_report(state: AppState, run_id: str) -> str | None:
     """The report page of a stored run (None when it is gone); runs in a thread."""
     body = state.store.run_body(run_id, "native")
     if body is None:
@@ -627,12 +638,11 @@ def _run_report(state: Any, run_id: str) -> str | None:
     # Imported here: the report pulls in Plotly, which pages without charts never need.
     from hbbacktest.service.report import render_run_report
 
-    settings: Settings = state.settings
     result = orjson.loads(gzip.decompress(body))
-    document, _notes = render_run_report(result, settings=settings, offline=True)
-    # The report embeds plotly.js (4.8 MB); the UI's pages share the one served, cached copy.
-    embedded = f"<script>{plotly_js()}</script>"
-    document = document.replace(embedded, f'<script src="{PLOTLY_PATH}"></script>', 1)
+    # The UI's pages share the one served, cached plotly.js (4.8 MB) instead of embedding it.
+    document, _notes = render_run_report(
+        result, settings=state.settings, offline=True, plotly_src=PLOTLY_PATH
+    )
     return _with_nav(document)
 
 
