@@ -622,10 +622,16 @@ def write_run_report(
 
     document = result.to_dict()
     candles = None
+    notes: list[str] = []
     if result.bars is not None and len(result.bars):
         start = int(result.bar_ts[result.start_row]) if result.bar_ts.shape[0] else 0
         candles = _bar_columns(result.bars.between(start, int(result.request.end)))
-    html = run_report(document, candles=candles, title=title)
+        request = result.request
+        notes.append(
+            f"candles: {request.backtesting_resolution} {request.price_connector} "
+            f"{request.price_pair} from {result.data_source} (the run's own)"
+        )
+    html = run_report(document, candles=candles, title=title, notes=notes)
     written = write_report(html, path)
     png_path = None
     if png is not None:
