@@ -237,7 +237,7 @@ def _check_target(target: Path, *, allow_special: bool) -> None:
             "choose another path"
         )
     try:
-        probe, fd = _create_temp(directory / target.name, ".probe")
+        probe, fd = create_temp(directory / target.name, ".probe")
     except OSError as exc:
         raise ConfigError(
             f"cannot write {target}: directory {directory} is not writable ({os_reason(exc)})"
@@ -249,8 +249,11 @@ def _check_target(target: Path, *, allow_special: bool) -> None:
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _create_temp(target: Path, suffix: str = ".tmp") -> tuple[Path, int]:
-    """A new file beside ``target``, opened for writing, mode 0o666 less the umask."""
+def create_temp(target: Path, suffix: str = ".tmp") -> tuple[Path, int]:
+    """A new hidden file beside ``target``, opened for writing, mode 0o666 less the umask.
+
+    The first step of every atomic write (results here, reports in ``service.report``).
+    """
     while True:
         temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{suffix}")
         try:
@@ -281,7 +284,7 @@ def _write_files(jobs: list[tuple[Path, _Job]]) -> None:
                 continue
             real = Path(os.path.realpath(target))
             real.parent.mkdir(parents=True, exist_ok=True)
-            temp, fd = _create_temp(real)
+            temp, fd = create_temp(real)
             staged.append((temp, real))
             with io.BufferedWriter(_Sink(fd, "wb"), buffer_size=_BUFFER) as file:
                 job(file)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ import orjson
 from hbbacktest.config.settings import Settings
 from hbbacktest.core.enums import CloseType, TradeType
 from hbbacktest.core.errors import ConfigError, DataError, OutputError
-from hbbacktest.service.output import os_reason
+from hbbacktest.service.output import create_temp, os_reason
 
 if TYPE_CHECKING:
     from hbbacktest.metrics.result import BacktestResult
@@ -471,17 +470,6 @@ def write_report(html: str, path: str | os.PathLike[str]) -> Path:
     return _write_atomic(Path(path), html.encode("utf-8"))
 
 
-def _create_temp(target: Path) -> tuple[Path, int]:
-    """A new file beside ``target``, open for writing, mode 0o666 less the umask."""
-    while True:
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-            return temp, os.open(temp, flags, 0o666)
-        except FileExistsError:
-            continue
-
-
 def _write_atomic(target: Path, data: bytes) -> Path:
     if target.is_dir():
         raise OutputError(
@@ -492,7 +480,7 @@ def _write_atomic(target: Path, data: bytes) -> Path:
     temp: Path | None = None
     try:
         real.parent.mkdir(parents=True, exist_ok=True)
-        temp, fd = _create_temp(real)
+        temp, fd = create_temp(real)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
