@@ -62,3 +62,22 @@ def test_gzip_is_sent_only_when_accepted() -> None:
     assert not _accepts_gzip("gzip;q=0")
     assert not _accepts_gzip("identity")
     assert not _accepts_gzip("")
+
+
+def test_a_cross_site_browser_post_is_refused_and_pages_cannot_be_framed(
+    client: TestClient,
+) -> None:
+    forged = client.post(
+        "/backtesting/tasks",
+        json=body(),
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+    )
+    assert forged.status_code == 403
+    assert strict_json(forged.content)["error"] == "CrossSiteRequest"
+    # The UI's own pages (same-origin) and API clients (no header) are unaffected.
+    same = client.post("/backtesting/tasks", json=body(), headers={"Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 200
+    page = client.get("/health", headers={"Sec-Fetch-Site": "cross-site"})
+    assert page.status_code == 200  # reading is not changing state
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"

@@ -118,6 +118,14 @@ class RequestMiddleware:
             self.metrics.latency.labels(scope.get("method", ""), "unmatched", "413").observe(0)
             return
         received = 0
+        if scope.get("method") not in _SAFE_METHODS and _header(scope, b"sec-fetch-site") in (
+            "cross-site",
+            "same-site",
+        ):
+            # A browser on another site posting with the user's cached Basic credentials (or
+            # to an auth-less loopback server): refuse. API clients send no Sec-Fetch-Site.
+            await _cross_site(scope, receive, send)
+            return
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -137,6 +145,9 @@ class RequestMiddleware:
                 message["headers"] = [
                     *message["headers"],
                     (b"x-request-id", request_id.encode()),
+                    # No page of this server may be framed by another (the UI's form).
+                    (b"x-frame-options", b"DENY"),
+                    (b"x-content-type-options", b"nosniff"),
                 ]
             await send(message)
 
@@ -164,6 +175,21 @@ class RequestMiddleware:
                 status,
                 seconds * 1000,
             )
+
+
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+async def _cross_site(scope: Scope, receive: Receive, send: Send) -> None:
+    response = StrictJSONResponse(
+        {
+            "detail": "cross-site requests that change state are refused (Sec-Fetch-Site); "
+            "call the API from a client, or use the web UI on this server",
+            "error": "CrossSiteRequest",
+        },
+        status_code=403,
+    )
+    await response(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):

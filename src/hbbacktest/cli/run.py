@@ -150,6 +150,7 @@ def run(
     Candles missing from the cache are fetched from the exchange first (unless --offline).
     """
     from hbbacktest.cli.data import ProgressBar
+    from hbbacktest.core.errors import ConfigError
     from hbbacktest.service import plan_run, run_backtest
     from hbbacktest.service.backtest import candle_access
     from hbbacktest.service.output import check_output_target, write_result
@@ -174,6 +175,11 @@ def run(
     target = output or str(Path("out") / f"{name}.json")
     check_output_target(target, output_format, summary_only=summary_only)
     if report is not None:
+        if Path(report).absolute() == Path(target).absolute():
+            raise ConfigError(
+                f"--report {report} is the result's own file (--output): give the report "
+                "another name, e.g. report.html"
+            )
         check_output_target(report)
     bar = ProgressBar() if sys.stderr.isatty() else None
     try:

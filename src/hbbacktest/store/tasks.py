@@ -267,9 +267,16 @@ class TaskRepository:
             row = conn.execute(select(task).where(task.c.id == task_id)).mappings().first()
         return None if row is None else _task_record(row)
 
-    def list_tasks(self, *, limit: int | None = None) -> list[TaskRecord]:
-        """Tasks, oldest first (as hummingbot-api lists them)."""
-        stmt = select(task).order_by(task.c.created_at, task.c.id)
+    def list_tasks(
+        self, *, limit: int | None = None, newest_first: bool = False
+    ) -> list[TaskRecord]:
+        """Tasks, oldest first (as hummingbot-api lists them), or newest first."""
+        order = (
+            (task.c.created_at.desc(), task.c.id.desc())
+            if newest_first
+            else (task.c.created_at, task.c.id)
+        )
+        stmt = select(task).order_by(*order)
         if limit is not None:
             stmt = stmt.limit(limit)
         with self._db.read() as conn:

@@ -147,3 +147,11 @@ def test_png_without_a_browser_is_a_clear_error(
     assert "apt-get install chromium" in done.output
     assert not (tmp_path / "c.png").exists()
     assert not (tmp_path / "r.html").exists()  # refused before any work
+
+
+def test_run_report_onto_the_result_itself_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    target = str(tmp_path / "r.json")
+    done = runner.invoke(app, ["run", *WINDOW, "-o", target, "--report", target])
+    assert done.exit_code == 2, done.output
+    assert "the result's own file" in done.output
+    assert not (tmp_path / "r.json").exists()

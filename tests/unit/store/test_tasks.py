@@ -123,3 +123,9 @@ def test_retention_purges_finished_tasks_and_old_runs_only(store: Store, clock: 
     assert store.purge(cutoff) == (1, 1)
     assert {t.id for t in store.list_tasks()} == {"waiting", "new"}
     assert store.get_run("old-run") is None and store.get_run("new-run") is not None
+
+
+def test_the_newest_tasks_first(store: Store) -> None:
+    for i in range(4):
+        store.create_task(f"t{i}", BODY)
+    assert [t.id for t in store.list_tasks(limit=2, newest_first=True)] == ["t3", "t2"]

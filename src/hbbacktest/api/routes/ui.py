@@ -155,7 +155,7 @@ async def dashboard(
 
     def read() -> tuple[list[RunRecord], int, list[TaskRecord], list[dict[str, Any]]]:
         runs, total = state.store.list_runs(limit=limit)
-        tasks = state.store.list_tasks()[::-1][:TASKS_SHOWN]
+        tasks = state.store.list_tasks(limit=TASKS_SHOWN, newest_first=True)
         return runs, total, tasks, state.sweeps.overview()
 
     runs, total, tasks, sweeps = await run_in_threadpool(read)
@@ -611,7 +611,7 @@ def _form(choices: Mapping[str, Sequence[str]], chosen: str) -> str:
   <h2>Run</h2>
   <div class="field"><label for="start">Start (UTC)</label>
     <input id="start" name="start" type="date" value="{DEFAULT_START}" required></div>
-  <div class="field"><label for="end">End (UTC, inclusive)</label>
+  <div class="field"><label for="end">End (UTC: the bar opening at this time is the last)</label>
     <input id="end" name="end" type="date" value="{DEFAULT_END}" required>
     <div class="hint">The demo connector has synthetic candles for 2024-01-01 … 2024-03-31,
     offline.</div></div>
