@@ -523,7 +523,8 @@ def _type_of(controller: type[ControllerBase[Any]]) -> str:
     return str(controller.config_class.model_fields["controller_type"].default)
 
 
-def _closest_first(name: str, choices: list[str]) -> list[str]:
+def closest_first(name: str, choices: list[str]) -> list[str]:
+    """Every choice, the closest to ``name`` first (for "available: …" lists)."""
     return difflib.get_close_matches(name, choices, n=len(choices), cutoff=0.0)
 
 
@@ -534,7 +535,7 @@ def _controller(
     name = controller_name.removesuffix(".py")
     names = registry.names()
     if name not in names:
-        listed = ", ".join(_closest_first(name, names))
+        listed = ", ".join(closest_first(name, names))
         raise ControllerNotFoundError(
             f"no controller {controller_name!r} of type {controller_type!r}"
             f"{did_you_mean(name, names)}; available: {listed}"

@@ -10,7 +10,6 @@ ignored, as upstream's model ignores them.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from hbbacktest.config.validation import describe_validation_error
 from hbbacktest.controllers.registry import ControllerRegistry
 from hbbacktest.core.errors import ConfigError, did_you_mean
 from hbbacktest.service.backtest import request_from_dict
-from hbbacktest.service.configs import ControllerNotFoundError, read_config
+from hbbacktest.service.configs import ControllerNotFoundError, closest_first, read_config
 
 __all__ = ["EXAMPLE_CONFIG", "BacktestingConfig", "request_from_body"]
 
@@ -129,7 +128,7 @@ def _check_controller(config: Any, registry: ControllerRegistry) -> None:
     names = registry.names()
     if name.removesuffix(".py") in names:
         return
-    closest = difflib.get_close_matches(name, names, n=len(names), cutoff=0.0)
+    closest = closest_first(name, names)
     raise ControllerNotFoundError(
         f"config.controller_name: no controller {name!r}{did_you_mean(name, names)}; available "
         f"(closest first): {', '.join(closest)}"

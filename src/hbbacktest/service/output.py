@@ -302,11 +302,11 @@ def _write_files(jobs: list[tuple[Path, _Job]]) -> None:
             temp.unlink(missing_ok=True)
         raise
     for directory in {real.parent for _, real in staged}:
-        _fsync_directory(directory)
+        fsync_directory(directory)
 
 
-def _fsync_directory(directory: Path) -> None:
-    # Makes the renames durable; some platforms cannot open a directory, which is harmless.
+def fsync_directory(directory: Path) -> None:
+    """Make renames in ``directory`` durable (a platform that cannot open it is harmless)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

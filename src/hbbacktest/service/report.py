@@ -31,7 +31,7 @@ import orjson
 from hbbacktest.config.settings import Settings
 from hbbacktest.core.enums import CloseType, TradeType
 from hbbacktest.core.errors import ConfigError, DataError, OutputError
-from hbbacktest.service.output import create_temp, os_reason
+from hbbacktest.service.output import create_temp, fsync_directory, os_reason
 
 if TYPE_CHECKING:
     from hbbacktest.metrics.result import BacktestResult
@@ -495,16 +495,7 @@ def _write_atomic(target: Path, data: bytes) -> Path:
     finally:
         if temp is not None:
             temp.unlink(missing_ok=True)
-    try:
-        fd = os.open(real.parent, os.O_RDONLY)
-    except OSError:
-        return target
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_directory(real.parent)
     return target
 
 

@@ -368,7 +368,7 @@ class SweepJobs:
 
         status: SweepStatus = "failed"
         try:
-            report = self._in_process(job, items, spec, replace, webhook, progress, notify)
+            report = self._in_child_process(job, items, spec, replace, webhook, progress, notify)
         except HbBacktestError as exc:
             with job._lock:
                 job.error, job.error_kind = str(exc), type(exc).__name__
@@ -389,7 +389,7 @@ class SweepJobs:
             job._ended.set()
             log.info("sweep %s %s", job.name, status)
 
-    def _in_process(
+    def _in_child_process(
         self,
         job: SweepJob,
         items: list[SweepItemLike],

@@ -81,7 +81,8 @@ def param_order(spec: Mapping[str, Any], rows: list[ResultRow]) -> list[str]:
     return ordered
 
 
-def _plain(row: ResultRow) -> dict[str, Any]:
+def plain_row(row: ResultRow) -> dict[str, Any]:
+    """A stored item as the sweep report's row: index, key, status, params, metrics."""
     return {
         "index": row.index,
         "key": row.key,
@@ -155,7 +156,7 @@ def write_sweep_report(
         )
     record = store.find_sweep(name)
     params = param_order(record.spec if record is not None else {}, rows)
-    plain = [_plain(row) for row in rows]
+    plain = [plain_row(row) for row in rows]
     varied = varied_params(plain, params)
     # Checked before any re-run: a typo costs nothing.
     check_choices(

@@ -62,12 +62,13 @@ from starlette.responses import Response
 from hbbacktest import __version__
 from hbbacktest.api.deps import AppState, StateDep
 from hbbacktest.core.errors import ConfigError, NotFoundError
+from hbbacktest.core.time import format_time
 from hbbacktest.report.html import escape, page, plotly_js, table_block
 from hbbacktest.report.sweep import numeric_metrics, sweep_report
 from hbbacktest.service import configs
 from hbbacktest.service.defaults import DEFAULT_CONFIG, DEFAULT_END, DEFAULT_START
-from hbbacktest.store import ResultRow, RunRecord, TaskRecord
-from hbbacktest.sweep.report import param_order
+from hbbacktest.store import RunRecord, TaskRecord
+from hbbacktest.sweep.report import param_order, plain_row
 from hbbacktest.sweep.results import DEFAULT_METRIC
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
@@ -289,7 +290,7 @@ async def sweep_page(
         record = state.sweeps.find(name)
         rows = state.store.results(name) if record is not None else []
         params = param_order(summary.get("spec") or {}, rows)
-        plain = [_plain_row(row) for row in rows]
+        plain = [plain_row(row) for row in rows]
         head = _sweep_head(name, summary, plain, params, metric=metric, x=x, y=y, top=top)
         if not plain:
             sections = [head, '<p class="empty">No config has finished yet.</p>', _script()]
@@ -441,9 +442,7 @@ def _run_href(run_id: str) -> str:
 
 
 def _when(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return None if ts is None else format_time(ts)
 
 
 def _window(start: Any, end: Any) -> str | None:
@@ -644,16 +643,6 @@ def _run_report(state: AppState, run_id: str) -> str | None:
         result, settings=state.settings, offline=True, plotly_src=PLOTLY_PATH
     )
     return _with_nav(document)
-
-
-def _plain_row(row: ResultRow) -> dict[str, Any]:
-    return {
-        "index": row.index,
-        "key": row.key,
-        "status": row.status,
-        "params": dict(row.params),
-        "metrics": dict(row.metrics),
-    }
 
 
 def _sweep_head(
