@@ -21,7 +21,6 @@ With ``fail: true`` it raises instead (a controller error).
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,14 +30,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine
 
 from hbbacktest.api import create_app
 from hbbacktest.config.settings import Settings
 from hbbacktest.service.defaults import DEFAULT_CONFIG
 from tests.kit.exchange_server import ExchangeServer, built_candles
+from tests.kit.postgres import fresh_schema, postgres_admin
 
-PG_ENV = "HBBACKTEST_TEST_POSTGRES_URL"
 T0 = 1_704_672_000  # 2024-01-08 00:00 UTC, inside the demo connector's coverage
 DAY = 86_400
 CREDENTIALS = ("hb-tester", "a long and secret test password")
@@ -231,32 +230,8 @@ def running_app(settings: Settings, *, workers: int = 1) -> Iterator[TestClient]
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Engine]:
     """An admin connection to the test PostgreSQL (skips without one)."""
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f'PostgreSQL: set {PG_ENV} (eval "$(.ci/postgres.sh)" starts a server)')
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # set but down: misconfigured, say so loudly
-        engine.dispose()
-        pytest.fail(f"{PG_ENV} is set but the server does not answer: {exc}")
-    yield engine
-    engine.dispose()
-
-
-@contextmanager
-def pg_database(admin: Engine) -> Iterator[str]:
-    """The URL of a fresh PostgreSQL schema, dropped afterwards."""
-    schema = f"api_{uuid.uuid4().hex[:16]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(os.environ[PG_ENV]).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with postgres_admin() as engine:
+        yield engine
 
 
 @contextmanager
@@ -265,7 +240,7 @@ def database_url(request: pytest.FixtureRequest, backend: str) -> Iterator[str |
     if backend == "sqlite":
         yield None
         return
-    with pg_database(request.getfixturevalue("pg_admin")) as url:
+    with fresh_schema(request.getfixturevalue("pg_admin"), prefix="api") as url:
         yield url
 
 

@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 from hbbacktest.cli.main import app
 from hbbacktest.store import ResultRow, Store
 from hbbacktest.sweep import runner as runner_module
+from tests.kit.postgres import PG_ENV, SKIP_REASON
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "sweeps" / "pmm_grid.yml"
@@ -35,7 +36,6 @@ BASE: dict[str, Any] = {
     "total_amount_quote": 1000,
 }
 SECRET = "s3cr3t-pw"
-PG_ENV = "HBBACKTEST_TEST_POSTGRES_URL"
 
 
 def invoke(runner: CliRunner, *args: str | Path) -> Result:
@@ -466,7 +466,7 @@ def test_a_bad_database_url_exits_2_without_its_password(
 def test_a_wrong_password_for_a_real_server_exits_2_without_it(runner: CliRunner) -> None:
     url = os.environ.get(PG_ENV)
     if not url:
-        pytest.skip(f'PostgreSQL: set {PG_ENV} (eval "$(.ci/postgres.sh)" starts a server)')
+        pytest.skip(SKIP_REASON)
     wrong = make_url(url).set(password=SECRET).render_as_string(hide_password=False)
     result = invoke(runner, "sweep", "list", "--database", wrong)
     assert result.exit_code == 2, result.output

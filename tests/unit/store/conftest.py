@@ -7,17 +7,15 @@ its own fresh schema there (``search_path`` set through the URL), dropped afterw
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine
 
 from hbbacktest.store import Store
+from tests.kit.postgres import fresh_schema, postgres_admin
 
-PG_ENV = "HBBACKTEST_TEST_POSTGRES_URL"
 T0 = 1_704_067_200.0  # 2024-01-01 00:00 UTC
 
 
@@ -34,30 +32,8 @@ class Clock:
 
 @pytest.fixture(scope="session")
 def pg_admin() -> Iterator[Engine]:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f'PostgreSQL: set {PG_ENV} (eval "$(.ci/postgres.sh)" starts a server)')
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # set but down: CI misconfigured, say so once, loudly
-        engine.dispose()
-        pytest.fail(f"{PG_ENV} is set but the server does not answer: {exc}")
-    yield engine
-    engine.dispose()
-
-
-def _pg_url(pg_admin: Engine) -> Iterator[str]:
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with pg_admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(os.environ[PG_ENV]).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with pg_admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with postgres_admin() as engine:
+        yield engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -66,7 +42,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield Store.default_url(tmp_path / "data")
     else:
-        yield from _pg_url(request.getfixturevalue("pg_admin"))
+        with fresh_schema(request.getfixturevalue("pg_admin")) as url:
+            yield url
 
 
 @pytest.fixture

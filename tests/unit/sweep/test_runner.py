@@ -11,10 +11,8 @@ from __future__ import annotations
 import itertools
 import json
 import multiprocessing
-import os
 import shutil
 import time
-import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import func, select
 
 from hbbacktest.config.settings import Settings
 from hbbacktest.controllers.builtin.market_making.pmm_dynamic import PMMDynamicController
@@ -40,11 +38,11 @@ from hbbacktest.store.tables import sweep_item
 from hbbacktest.sweep import SweepItem, SweepSpec, expand
 from hbbacktest.sweep import runner as runner_module
 from hbbacktest.sweep.runner import SweepProgress, SweepReport, run_sweep
+from tests.kit.postgres import fresh_schema, postgres_admin
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "sweeps" / "pmm_grid.yml"
 HOSTILE_MM = ROOT / "tests" / "fixtures" / "hostile_controllers" / "market_making"
-PG_ENV = "HBBACKTEST_TEST_POSTGRES_URL"
 BASE: dict[str, Any] = {
     "controller_name": "pmm_simple",
     "controller_type": "market_making",
@@ -116,20 +114,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield Store.default_url(tmp_path / "db")
         return
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f'PostgreSQL: set {PG_ENV} (eval "$(.ci/postgres.sh)" starts a server)')
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with postgres_admin() as admin, fresh_schema(admin) as url:
+        yield url
 
 
 @pytest.fixture
