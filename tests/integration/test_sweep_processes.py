@@ -30,6 +30,7 @@ from hbbacktest.service.controllers import build_registry
 from hbbacktest.store import Store
 from hbbacktest.sweep import expand, load_spec
 from hbbacktest.sweep.runner import run_sweep
+from tests.kit.server import group_members
 
 ITEMS = 40
 SLOW_CONTROLLER = '''\
@@ -164,22 +165,6 @@ def done_count(database: Path) -> int:
         return value
     except sqlite3.OperationalError:  # not migrated yet
         return 0
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of a process group, from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
 
 
 @pytest.fixture
